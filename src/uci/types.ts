@@ -1,0 +1,50 @@
+/** The UCI data model, as libuci keeps it after parsing a file. */
+
+/** An option: a string value, or a list of values (`list` lines). */
+export interface UciOption {
+  name: string;
+  value: string | string[];
+}
+
+/** A section: `config TYPE ['NAME']` with its options in file order. */
+export interface UciSection {
+  type: string;
+  /** The section's name; anonymous sections get libuci's `cfgXXYYYY` name. */
+  name: string;
+  anonymous: boolean;
+  options: UciOption[];
+}
+
+/** A package: one config file. */
+export interface UciPackage {
+  name: string;
+  sections: UciSection[];
+}
+
+/** A parse error with libuci's reason, line and byte. */
+export class UciParseError extends Error {
+  /** libuci's reason text, e.g. `invalid command`. */
+  readonly reason: string;
+  readonly line: number;
+  readonly byte: number;
+
+  constructor(reason: string, line: number, byte: number) {
+    super(`Parse error (${reason}) at line ${line}, byte ${byte}`);
+    this.name = "UciParseError";
+    this.reason = reason;
+    this.line = line;
+    this.byte = byte;
+  }
+}
+
+/** Returns the option's value as a list (a string option is a one-item list). */
+export function optionValues(o: UciOption | undefined): string[] {
+  if (!o) return [];
+  return typeof o.value === "string" ? [o.value] : o.value;
+}
+
+/** Finds an option of a section by name. */
+export function findOption(s: UciSection, name: string): UciOption | undefined {
+  for (const o of s.options) if (o.name === name) return o;
+  return undefined;
+}
