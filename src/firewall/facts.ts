@@ -1,0 +1,152 @@
+/**
+ * Runtime facts fw4 resolves zones with: logical networks, their devices and
+ * addresses. Read from `/var/run/fw4.state` (what fw4 wrote) or from
+ * `ubus call network.interface dump` (what netifd reports now), the way fw4
+ * `read_state`/`read_ubus` do.
+ */
+
+import { type Family, parseIp } from "../net/ip.ts";
+import type { AddrItem } from "./values.ts";
+
+/** One logical network (fw4 state.networks[name]). */
+export interface NetworkFacts {
+  up: boolean;
+  device: string | null;
+  physdev: string | null;
+  /** A zone the interface asks to be in (ubus `data.zone`). */
+  zone: string | null;
+  addrs: AddrItem[];
+}
+
+/** The runtime facts: networks by name. */
+export interface Facts {
+  networks: Record<string, NetworkFacts>;
+  /** Where the facts came from, for messages. */
+  source: string;
+}
+
+/** Facts with no networks at all (nothing given). */
+export const NO_FACTS: Facts = { networks: {}, source: "none" };
+
+/** Why facts could not be read. */
+export class FactsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "FactsError";
+  }
+}
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+function isObj(v: Json | undefined): v is { [k: string]: Json } {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function str(v: Json | undefined): string | null {
+  return typeof v === "string" ? v : null;
+}
+
+function parseJson(text: string, what: string): Json {
+  try {
+    return JSON.parse(text) as Json;
+  } catch (e) {
+    throw new FactsError(`${what}: not valid JSON (${(e as Error).message})`);
+  }
+}
+
+function addr(family: Family, address: Json | undefined, mask: Json | undefined, what: string): AddrItem {
+  const a = typeof address === "string" ? parseIp(address) : null;
+  const width = family === 6 ? 128 : 32;
+  if (!a || (a.length === 16) !== (family === 6)) {
+    throw new FactsError(`${what}: ${JSON.stringify(address)} is not an IPv${family} address`);
+  }
+  if (typeof mask !== "number" || !Number.isInteger(mask) || mask < 0 || mask > width) {
+    throw new FactsError(`${what}: mask ${JSON.stringify(mask)} is not a prefix length`);
+  }
+  return { kind: "prefix", family, addr: a, bits: mask };
+}
+
+/** Parses fw4's state file (`/var/run/fw4.state`). */
+export function parseFw4State(text: string): Facts {
+  const j = parseJson(text, "fw4 state");
+  if (!isObj(j)) throw new FactsError("fw4 state: not a JSON object");
+  const nets = j.networks;
+  if (nets !== undefined && nets !== null && !isObj(nets)) {
+    throw new FactsError("fw4 state: 'networks' is not an object");
+  }
+  const networks: Record<string, NetworkFacts> = {};
+  for (const [name, n] of Object.entries(isObj(nets) ? nets : {})) {
+    if (!isObj(n)) throw new FactsError(`fw4 state: network '${name}' is not an object`);
+    const list = n.ipaddrs;
+    if (list !== undefined && list !== null && !Array.isArray(list)) {
+      throw new FactsError(`fw4 state: network '${name}': 'ipaddrs' is not a list`);
+    }
+    const addrs = (Array.isArray(list) ? list : []).map((x, i) => {
+      const what = `fw4 state: network '${name}' address ${i}`;
+      if (!isObj(x) || (x.family !== 4 && x.family !== 6)) throw new FactsError(`${what}: bad entry`);
+      return addr(x.family, x.addr, x.bits, what);
+    });
+    networks[name] = {
+      up: n.up === true,
+      device: str(n.device),
+      physdev: str(n.physdev),
+      zone: str(n.zone),
+      addrs,
+    };
+  }
+  return { networks, source: "fw4 state" };
+}
+
+/** Parses `ubus call network.interface dump` output (fw4 read_ubus). */
+export function parseInterfaceDump(text: string): Facts {
+  const j = parseJson(text, "interface dump");
+  if (!isObj(j) || !Array.isArray(j.interface)) {
+    throw new FactsError("interface dump: no 'interface' list");
+  }
+  const networks: Record<string, NetworkFacts> = {};
+  j.interface.forEach((ifc, i) => {
+    if (!isObj(ifc) || typeof ifc.interface !== "string") {
+      throw new FactsError(`interface dump: entry ${i} has no 'interface' name`);
+    }
+    const name = ifc.interface;
+    const what = `interface dump: '${name}'`;
+    const addrs: AddrItem[] = [];
+    const take = (key: string, family: Family, local: boolean) => {
+      const list = ifc[key];
+      if (list === undefined || list === null) return;
+      if (!Array.isArray(list)) throw new FactsError(`${what}: '${key}' is not a list`);
+      for (const a of list) {
+        if (!isObj(a)) throw new FactsError(`${what}: '${key}' has a bad entry`);
+        if (local) {
+          const la = a["local-address"];
+          if (isObj(la)) addrs.push(addr(family, la.address, la.mask, `${what} ${key}`));
+        } else {
+          addrs.push(addr(family, a.address, a.mask, `${what} ${key}`));
+        }
+      }
+    };
+    take("ipv4-address", 4, false);
+    take("ipv6-address", 6, false);
+    take("ipv6-prefix-assignment", 6, true);
+    const data = ifc.data;
+    networks[name] = {
+      up: ifc.up === true,
+      device: str(ifc.l3_device) ?? str(ifc.device),
+      physdev: str(ifc.device),
+      zone: isObj(data) ? str(data.zone) : null,
+      addrs,
+    };
+  });
+  return { networks, source: "interface dump" };
+}
+
+/**
+ * Combines facts: networks from `fresh` (the interface dump, what netifd
+ * says now) win over the same networks in `stale` (the state fw4 wrote).
+ */
+export function mergeFacts(stale: Facts, fresh: Facts): Facts {
+  return {
+    networks: { ...stale.networks, ...fresh.networks },
+    source: `${fresh.source} + ${stale.source}`,
+  };
+}
