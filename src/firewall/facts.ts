@@ -16,6 +16,8 @@ export interface NetworkFacts {
   /** A zone the interface asks to be in (ubus `data.zone`). */
   zone: string | null;
   addrs: AddrItem[];
+  /** The network has a default route (only the interface dump tells). */
+  defaultRoute: boolean;
 }
 
 /** The runtime facts: networks by name. */
@@ -92,6 +94,7 @@ export function parseFw4State(text: string): Facts {
       physdev: str(n.physdev),
       zone: str(n.zone),
       addrs,
+      defaultRoute: false,
     };
   }
   return { networks, source: "fw4 state" };
@@ -129,12 +132,15 @@ export function parseInterfaceDump(text: string): Facts {
     take("ipv6-address", 6, false);
     take("ipv6-prefix-assignment", 6, true);
     const data = ifc.data;
+    const routes = Array.isArray(ifc.route) ? ifc.route : [];
+    const defaultRoute = routes.some((r) => isObj(r) && r.mask === 0 && (r.target === "0.0.0.0" || r.target === "::"));
     networks[name] = {
       up: ifc.up === true,
       device: str(ifc.l3_device) ?? str(ifc.device),
       physdev: str(ifc.device),
       zone: isObj(data) ? str(data.zone) : null,
       addrs,
+      defaultRoute,
     };
   });
   return { networks, source: "interface dump" };

@@ -339,6 +339,8 @@ class Builder {
       devices,
       unresolved,
       empty: devices.length === 0 && subnet.length === 0 && unresolved.length === 0,
+      upstream: o.masq === true || o.masq6 === true ||
+        nets.some((n) => !n.invert && this.facts.networks[n.val]?.defaultRoute === true),
     };
     this.zones.push({
       model,
@@ -478,6 +480,8 @@ class Builder {
     const unbounded = o.ipset ? "matches an ipset" : o.src_mac ? "matches MAC addresses" : o.mark
       ? "matches a packet mark"
       : null;
+    // fw4's reflection rules carry the mark but not the ipset or src_mac match
+    const reflectionUnbounded = o.mark ? "matches a packet mark" : null;
     const rules: NatRule[] = [];
     const add = (
       family: Family | 0, proto: ProtoValue, sg: Group | null, dg: Group | null,
@@ -501,7 +505,8 @@ class Builder {
         dport: portMatch(dport),
         toAddr: to ? formatIp(to.addr) : null,
         toPort: rport ? { min: rport.min, max: rport.max } : null,
-        unbounded: unbounded ?? (sg?.masked || dg?.masked ? "uses a non-contiguous mask" : null),
+        unbounded: (label === name ? unbounded : reflectionUnbounded) ??
+          (sg?.masked || dg?.masked ? "uses a non-contiguous mask" : null),
       });
     };
 

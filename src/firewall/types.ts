@@ -61,6 +61,11 @@ export interface ZoneModel {
   unresolved: string[];
   /** The zone has no device or subnet to match traffic by. */
   empty: boolean;
+  /**
+   * Traffic of the zone can come from anywhere (it masquerades, or one of
+   * its networks holds a default route), so its scope is "not any other zone".
+   */
+  upstream: boolean;
 }
 
 /** Kinds of configuration that produce NAT rules. */

@@ -1,0 +1,83 @@
+/** Conntrack entries (flows) and selector matching: the one matcher every backend and test uses. */
+
+import { type IpBytes, parsePrefix, type Prefix, prefixContains } from "../net/ip.ts";
+import type { AddrMatch, PortMatch } from "../firewall/types.ts";
+import type { Selector } from "../plan/selector.ts";
+
+/** One direction of a conntrack entry. */
+export interface Tuple {
+  src: IpBytes;
+  dst: IpBytes;
+  /** Ports (or null for protocols without them). */
+  sport: number | null;
+  dport: number | null;
+}
+
+/** A conntrack entry as natnow sees it. */
+export interface Flow {
+  family: 4 | 6;
+  proto: number;
+  orig: Tuple;
+  reply: Tuple;
+  /** IPS_SEEN_REPLY: the entry has seen traffic in the reply direction. */
+  replied: boolean;
+  assured: boolean;
+  /** IPS_DST_NAT / IPS_SRC_NAT: the entry's tuples were translated. */
+  dnat: boolean;
+  snat: boolean;
+  mark: number;
+  zone: number;
+  /** Seconds until the entry expires. */
+  timeout: number;
+  /** ctnetlink id, when the backend knows it. */
+  id: number | null;
+}
+
+const prefixCache = new Map<string, Prefix>();
+
+function cachedPrefix(p: string): Prefix {
+  let v = prefixCache.get(p);
+  if (!v) {
+    const parsed = parsePrefix(p);
+    if (!parsed) throw new Error(`selector has an invalid prefix '${p}'`);
+    v = parsed;
+    if (prefixCache.size > 10_000) prefixCache.clear();
+    prefixCache.set(p, v);
+  }
+  return v;
+}
+
+/** Whether an address passes an address match. */
+export function addrMatches(m: AddrMatch, a: IpBytes): boolean {
+  if (m.pos.length && !m.pos.some((p) => prefixContains(cachedPrefix(p), a))) return false;
+  return !m.neg.some((p) => prefixContains(cachedPrefix(p), a));
+}
+
+/** Whether a port passes a port match (a flow without ports fails any positive match). */
+export function portMatches(m: PortMatch, port: number | null): boolean {
+  if (port === null) return m.pos.length === 0;
+  if (m.pos.length && !m.pos.some((r) => port >= r.min && port <= r.max)) return false;
+  return !m.neg.some((r) => port >= r.min && port <= r.max);
+}
+
+/** Whether a flow is in the set a selector names. */
+export function selectorMatches(s: Selector, f: Flow): boolean {
+  return s.family === f.family &&
+    (s.proto === null || s.proto === f.proto) &&
+    (s.replied === null || s.replied === f.replied) &&
+    (s.dnat === null || s.dnat === f.dnat) &&
+    (s.snat === null || s.snat === f.snat) &&
+    addrMatches(s.origSrc, f.orig.src) &&
+    addrMatches(s.origDst, f.orig.dst) &&
+    addrMatches(s.replySrc, f.reply.src) &&
+    addrMatches(s.replyDst, f.reply.dst) &&
+    portMatches(s.origSport, f.orig.sport) &&
+    portMatches(s.origDport, f.orig.dport) &&
+    portMatches(s.replySport, f.reply.sport) &&
+    portMatches(s.replyDport, f.reply.dport);
+}
+
+/** The selectors of a list that a flow falls in. */
+export function matchingSelectors(selectors: readonly Selector[], f: Flow): Selector[] {
+  return selectors.filter((s) => selectorMatches(s, f));
+}

@@ -1,0 +1,319 @@
+/**
+ * The planner: from NAT changes to selectors of flows to renew or revoke.
+ *
+ * conntrack keeps addresses and ports, not interfaces, so a rule's zone
+ * becomes an address scope: an internal zone (known subnets, no
+ * masquerading, no default route) is its subnets; an upstream zone is "not
+ * any other zone's subnet". srcnat rules see the destination after DNAT, which conntrack
+ * keeps as the reply source. Anything that cannot be bounded this way gives
+ * an error and no selector, never a wider one.
+ */
+
+import type { Change } from "../diff/diff.ts";
+import type { AddrMatch, NatModel, NatRule, PortMatch, ZoneModel } from "../firewall/types.ts";
+import { parsePrefix } from "../net/ip.ts";
+import type { Policy } from "./policy.ts";
+import {
+  type Action, ANY_ADDR, ANY_PORT, PORT_PROTOS, protoNumber, type Selector, selectorKey,
+} from "./selector.ts";
+
+/** Zones before and after the change: what address scopes are derived from. */
+export interface PlanFacts {
+  before: ZoneModel[];
+  after: ZoneModel[];
+}
+
+/** A change as planned: its selectors, or why it has none. */
+export interface PlannedChange {
+  change: Change;
+  selectors: Selector[];
+  /** Why this change yields no selector (error, exclusion, policy). */
+  note: string | null;
+}
+
+/** The plan: selectors with the change each comes from. */
+export interface Plan {
+  boot: boolean;
+  changes: PlannedChange[];
+  /** All selectors, de-duplicated, in order. */
+  selectors: Selector[];
+  errors: string[];
+}
+
+class Unbounded extends Error {}
+
+function familyOf(p: string): 4 | 6 {
+  return p.indexOf(":") >= 0 ? 6 : 4;
+}
+
+function only(m: AddrMatch, fam: 4 | 6): AddrMatch {
+  return { pos: m.pos.filter((p) => familyOf(p) === fam), neg: m.neg.filter((p) => familyOf(p) === fam) };
+}
+
+function uniq(list: string[]): string[] {
+  return [...new Set(list)];
+}
+
+/** Address scopes of zones, for one side of a change. */
+class Scopes {
+  constructor(private readonly zones: ZoneModel[]) {}
+
+  private zone(name: string): ZoneModel {
+    const z = this.zones.find((x) => x.name === name);
+    if (!z) throw new Unbounded(`zone '${name}' is unknown`);
+    return z;
+  }
+
+  private known(z: ZoneModel): void {
+    if (z.unresolved.length) {
+      throw new Unbounded(
+        `zone '${z.name}': network ${z.unresolved.map((n) => `'${n}'`).join(", ")} unknown to the runtime facts`,
+      );
+    }
+    if (!z.subnets.length && z.devices.length && !z.upstream) {
+      throw new Unbounded(`zone '${z.name}' is matched by device only; its addresses are unknown`);
+    }
+  }
+
+  /** All of the router's own addresses. */
+  routerAddresses(): string[] {
+    return uniq(this.zones.flatMap((z) => z.addresses));
+  }
+
+  /** The router's addresses in one zone (where masquerading maps to). */
+  zoneAddresses(name: string | null): string[] {
+    if (name === null) return this.routerAddresses();
+    const z = this.zone(name);
+    this.known(z);
+    if (!z.addresses.length) throw new Unbounded(`zone '${name}' has no known address`);
+    return z.addresses;
+  }
+
+  /**
+   * Where traffic of a zone comes from (dstnat) or goes to (srcnat), as
+   * addresses; null when the zone matches no traffic at all.
+   */
+  scope(name: string | null): AddrMatch | null {
+    const router = this.routerAddresses();
+    if (name === null) return { pos: [], neg: router };
+    const z = this.zone(name);
+    if (z.empty) return null;
+    this.known(z);
+    if (!z.upstream && z.subnets.length) return { pos: z.subnets, neg: router };
+    const others = this.zones.filter((o) => o.name !== name);
+    for (const o of others) this.known(o);
+    return { pos: [], neg: uniq([...others.flatMap((o) => o.subnets), ...router]) };
+  }
+}
+
+function merge(rule: AddrMatch, scope: AddrMatch): AddrMatch {
+  // explicit addresses in the rule are what fw4 matches; the zone scope
+  // then only removes addresses that cannot be the zone's
+  return rule.pos.length
+    ? { pos: rule.pos, neg: uniq([...rule.neg, ...scope.neg]) }
+    : { pos: scope.pos, neg: uniq([...rule.neg, ...scope.neg]) };
+}
+
+function hostOf(addr: string): string {
+  const p = parsePrefix(addr);
+  if (!p) throw new Unbounded(`'${addr}' is not an address`);
+  return `${addr}/${p.bits}`;
+}
+
+function ports(r: { min: number; max: number } | null): PortMatch {
+  return r ? { pos: [r], neg: [] } : ANY_PORT;
+}
+
+interface Match {
+  family: 4 | 6;
+  proto: number | null;
+  origSrc: AddrMatch;
+  origDst: AddrMatch;
+  origSport: PortMatch;
+  origDport: PortMatch;
+  replySrc: AddrMatch;
+  replySport: PortMatch;
+}
+
+/** The flows a rule applies to, per family; [] when it applies to none. */
+function ruleMatch(rule: NatRule, scopes: Scopes): Match[] {
+  if (rule.unbounded) throw new Unbounded(`${rule.label}: ${rule.unbounded}`);
+  let proto: number | null = null;
+  if (rule.proto !== null) {
+    proto = protoNumber(rule.proto);
+    if (proto === null) throw new Unbounded(`${rule.label}: protocol '${rule.proto}' is unknown to natnow`);
+  }
+  const hasPorts = proto !== null && PORT_PROTOS.indexOf(proto) >= 0;
+  const scope = scopes.scope(rule.zone);
+  if (scope === null) return [];
+  const out: Match[] = [];
+  for (const family of rule.family === 0 ? [4, 6] as const : [rule.family]) {
+    const base = {
+      family,
+      proto,
+      origSport: hasPorts ? rule.sport : ANY_PORT,
+    };
+    if (rule.hook === "dstnat") {
+      out.push({
+        ...base,
+        origSrc: only(merge(rule.src, scope), family),
+        origDst: only(rule.dst, family),
+        origDport: hasPorts ? rule.dport : ANY_PORT,
+        replySrc: ANY_ADDR,
+        replySport: ANY_PORT,
+      });
+    } else {
+      // srcnat sees the destination after DNAT: conntrack's reply source
+      const router = scopes.routerAddresses();
+      out.push({
+        ...base,
+        origSrc: only({ pos: rule.src.pos, neg: uniq([...rule.src.neg, ...router]) }, family),
+        origDst: ANY_ADDR,
+        origDport: ANY_PORT,
+        replySrc: only(merge(rule.dst, scope), family),
+        replySport: hasPorts ? rule.dport : ANY_PORT,
+      });
+    }
+  }
+  return out;
+}
+
+function selector(
+  m: Match, action: Action, reason: string, extra: Partial<Selector>,
+): Selector {
+  return {
+    action,
+    reason,
+    family: m.family,
+    proto: m.proto,
+    origSrc: m.origSrc,
+    origDst: m.origDst,
+    origSport: m.origSport,
+    origDport: m.origDport,
+    replySrc: m.replySrc,
+    replyDst: ANY_ADDR,
+    replySport: m.replySport,
+    replyDport: ANY_PORT,
+    dnat: null,
+    snat: null,
+    replied: null,
+    ...extra,
+  };
+}
+
+/** Keeps only the prefixes of one family; a required list that empties means "no selector". */
+function ofFamily(list: string[], fam: 4 | 6): string[] {
+  return list.filter((x) => familyOf(x) === fam);
+}
+
+/** Flows a removed rule translated: they keep its NAT until revoked. */
+function removedSelectors(rule: NatRule, scopes: Scopes, reason: string, policy: Policy): Selector[] {
+  const out: Selector[] = [];
+  for (const m of ruleMatch(rule, scopes)) {
+    const to = rule.toAddr === null ? [] : ofFamily([hostOf(rule.toAddr)], m.family);
+    switch (rule.action) {
+      case "dnat":
+        if (policy.revoke && to.length) {
+          out.push(selector(m, "revoke", reason, {
+            dnat: true, replySrc: { pos: to, neg: [] }, replySport: ports(rule.toPort),
+          }));
+        }
+        break;
+      case "redirect":
+        if (policy.revoke) out.push(selector(m, "revoke", reason, { dnat: true, replySport: ports(rule.toPort) }));
+        break;
+      case "snat":
+        if (policy.revoke && to.length) {
+          out.push(selector(m, "revoke", reason, {
+            snat: true, replyDst: { pos: to, neg: [] }, replyDport: ports(rule.toPort),
+          }));
+        }
+        break;
+      case "masquerade": {
+        if (!policy.revoke) break;
+        const own = ofFamily(scopes.zoneAddresses(rule.zone), m.family);
+        if (own.length) out.push(selector(m, "revoke", reason, { snat: true, replyDst: { pos: own, neg: [] } }));
+        break;
+      }
+      case "accept":
+        // a removed exemption: matching flows were left untranslated
+        if (policy.renew) out.push(selector(m, "renew", reason, { snat: false, replied: false }));
+        break;
+    }
+  }
+  return out;
+}
+
+/** Flows an added rule should translate: renewed if never replied (and reset if established, by policy). */
+function addedSelectors(rule: NatRule, scopes: Scopes, reason: string, policy: Policy): Selector[] {
+  const out: Selector[] = [];
+  for (const m of ruleMatch(rule, scopes)) {
+    if (rule.action === "accept") {
+      // an added exemption: flows it now exempts keep their source NAT until revoked
+      if (policy.revoke) out.push(selector(m, "revoke", reason, { snat: true }));
+      continue;
+    }
+    if (policy.renew) out.push(selector(m, "renew", reason, { replied: false }));
+    if (policy.established) out.push(selector(m, "revoke", reason, { replied: true }));
+  }
+  return out;
+}
+
+function planChange(change: Change, before: Scopes, after: Scopes, policy: Policy, boot: boolean): PlannedChange {
+  if ((change.subject === "redirect" || change.subject === "nat") && policy.exclude.indexOf(change.name) >= 0) {
+    return { change, selectors: [], note: "excluded by policy" };
+  }
+  if (change.error) return { change, selectors: [], note: change.error };
+  const reason = boot ? `boot: ${change.text}` : change.text;
+  try {
+    const selectors: Selector[] = [];
+    for (const r of change.removed) selectors.push(...removedSelectors(r, before, reason, policy));
+    // at boot nothing is revoked or reset: only the boot race is fixed
+    const p = boot ? { ...policy, established: false, revoke: false } : policy;
+    for (const r of change.added) selectors.push(...addedSelectors(r, after, reason, p));
+    return { change, selectors, note: selectors.length ? null : NOTHING };
+  } catch (e) {
+    if (e instanceof Unbounded) return { change, selectors: [], note: `${change.text}: ${e.message}` };
+    throw e;
+  }
+}
+
+const NOTHING = "no flow to reset under the policy";
+
+/**
+ * Plans the resets for a list of changes. Every selector carries the text
+ * of the change it comes from; a change that cannot be bounded gets an
+ * error and no selector.
+ */
+export function plan(changes: Change[], facts: PlanFacts, policy: Policy, boot = false): Plan {
+  const before = new Scopes(facts.before);
+  const after = new Scopes(facts.after);
+  const planned = changes.map((c) => planChange(c, before, after, policy, boot));
+  const seen = new Set<string>();
+  const selectors: Selector[] = [];
+  for (const p of planned) {
+    for (const s of p.selectors) {
+      const k = selectorKey(s);
+      if (seen.has(k)) continue;
+      seen.add(k);
+      selectors.push(s);
+    }
+  }
+  const errors = planned
+    .filter((p) => p.note !== null && p.note !== "excluded by policy" && p.note !== NOTHING)
+    .map((p) => p.note as string);
+  return { boot, changes: planned, selectors, errors };
+}
+
+/** The changes of a first run: every current NAT section, as if just added. */
+export function bootChanges(model: NatModel): Change[] {
+  return model.sections.map((s) => ({
+    kind: "added" as const,
+    subject: s.kind,
+    name: s.name,
+    text: s.kind === "zone" ? `zone '${s.name}' masquerading` : `${s.kind} '${s.name}'`,
+    removed: [],
+    added: s.rules,
+    error: null,
+  }));
+}

@@ -1,0 +1,111 @@
+/** natnow's policy, from `/etc/config/natnow` (section `natnow 'main'`). */
+
+import { binaryToText } from "../uci/bytes.ts";
+import type { UciPackage } from "../uci/types.ts";
+import { parseBool } from "../firewall/values.ts";
+
+/** Which reset mechanism to use. */
+export type BackendChoice = "auto" | "kmod" | "conntrack" | "procfs";
+
+/** What natnow does with the flows a change concerns. */
+export interface Policy {
+  /** Renew never-replied flows under added or changed rules. */
+  renew: boolean;
+  /** Revoke flows translated by removed or changed rules. */
+  revoke: boolean;
+  /** Also reset established (replied) flows under added rules. */
+  established: boolean;
+  /** Redirect and nat section names natnow leaves alone. */
+  exclude: string[];
+  /** Seconds to wait for a burst of reloads to settle. */
+  debounce: number;
+  backend: BackendChoice;
+  /** Seconds a kernel-module arm lasts; 0 = the longest unreplied timeout. */
+  kmodTtl: number;
+  /** Allow the procfs backend to delete by address (may hit other flows of that address). */
+  procfsCollateral: boolean;
+}
+
+/** The defaults, used for anything not set or not valid. */
+export const DEFAULT_POLICY: Policy = {
+  renew: true,
+  revoke: true,
+  established: false,
+  exclude: [],
+  debounce: 2,
+  backend: "auto",
+  kmodTtl: 0,
+  procfsCollateral: false,
+};
+
+/** A policy and the problems found reading it. */
+export interface PolicyResult {
+  policy: Policy;
+  warnings: string[];
+}
+
+/**
+ * Reads the policy from a parsed `natnow` package. A bad value is reported
+ * and replaced by its default: it never makes a plan wider.
+ */
+export function parsePolicy(pkg: UciPackage | null): PolicyResult {
+  const policy: Policy = { ...DEFAULT_POLICY, exclude: [] };
+  const warnings: string[] = [];
+  const s = pkg?.sections.find((x) => x.type === "natnow" && x.name === "main") ??
+    pkg?.sections.find((x) => x.type === "natnow");
+  if (!s) return { policy, warnings };
+  for (const o of s.options) {
+    const v = typeof o.value === "string" ? binaryToText(o.value) : o.value.map(binaryToText);
+    const bad = (why: string) =>
+      warnings.push(`natnow.${s.anonymous ? "@natnow[0]" : s.name}.${o.name}: ${why}, using the default`);
+    const one = (): string | null => {
+      if (typeof v === "string") return v;
+      bad("must not be a list");
+      return null;
+    };
+    const boolOpt = (key: "renew" | "revoke" | "established" | "procfsCollateral") => {
+      const x = one();
+      if (x === null) return;
+      const b = parseBool(x);
+      if (b === null) bad(`'${x}' is not a boolean`);
+      else policy[key] = b;
+    };
+    switch (o.name) {
+      case "renew":
+      case "revoke":
+      case "established":
+        boolOpt(o.name);
+        break;
+      case "procfs_collateral":
+        boolOpt("procfsCollateral");
+        break;
+      case "exclude":
+        policy.exclude = typeof v === "string" ? v.trim().split(/[ \t]+/).filter(Boolean) : v;
+        break;
+      case "debounce": {
+        const x = one();
+        if (x === null) break;
+        if (/^[0-9]+(\.[0-9]+)?$/.test(x) && Number(x) <= 60) policy.debounce = Number(x);
+        else bad(`'${x}' is not a number of seconds from 0 to 60`);
+        break;
+      }
+      case "kmod_ttl": {
+        const x = one();
+        if (x === null) break;
+        if (/^[0-9]+$/.test(x) && Number(x) <= 86400 * 5) policy.kmodTtl = Number(x);
+        else bad(`'${x}' is not a number of seconds from 0 to 432000`);
+        break;
+      }
+      case "backend": {
+        const x = one();
+        if (x === null) break;
+        if (x === "auto" || x === "kmod" || x === "conntrack" || x === "procfs") policy.backend = x;
+        else bad(`'${x}' is not one of auto, kmod, conntrack, procfs`);
+        break;
+      }
+      default:
+        warnings.push(`natnow.${s.name}: unknown option '${o.name}' ignored`);
+    }
+  }
+  return { policy, warnings };
+}

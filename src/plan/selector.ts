@@ -1,0 +1,94 @@
+/** Selectors: sets of conntrack entries named by the fields the kernel keeps (DESIGN §6). */
+
+import type { AddrMatch, PortMatch } from "../firewall/types.ts";
+
+/** What to do with the selected flows. */
+export type Action = "renew" | "revoke";
+
+/** A set of conntrack entries, with what to do with them and why. */
+export interface Selector {
+  action: Action;
+  /** The change it comes from, e.g. `redirect 'SIP' added`. */
+  reason: string;
+  family: 4 | 6;
+  /** IP protocol number; null = any. */
+  proto: number | null;
+  origSrc: AddrMatch;
+  origDst: AddrMatch;
+  origSport: PortMatch;
+  origDport: PortMatch;
+  replySrc: AddrMatch;
+  replyDst: AddrMatch;
+  replySport: PortMatch;
+  replyDport: PortMatch;
+  /** Entry has (true) / has not (false) a destination NAT; null = either. */
+  dnat: boolean | null;
+  /** Entry has (true) / has not (false) a source NAT; null = either. */
+  snat: boolean | null;
+  /** Entry has (true) / has not (false) seen a reply; null = either. */
+  replied: boolean | null;
+}
+
+/** An address match that matches everything. */
+export const ANY_ADDR: AddrMatch = { pos: [], neg: [] };
+
+/** A port match that matches everything. */
+export const ANY_PORT: PortMatch = { pos: [], neg: [] };
+
+/** IP protocol numbers of the names fw4 passes to nft. */
+export const PROTO_NUMBERS: Record<string, number> = {
+  icmp: 1, igmp: 2, tcp: 6, udp: 17, gre: 47, esp: 50, ah: 51, "ipv6-icmp": 58, sctp: 132,
+  dccp: 33, udplite: 136, ipip: 4, ipv6: 41, ospf: 89, pim: 103, vrrp: 112, l2tp: 115,
+};
+
+/** Protocols whose conntrack entries carry ports. */
+export const PORT_PROTOS: readonly number[] = [6, 17, 33, 132, 136];
+
+/** A protocol name or number as a number, or null when natnow does not know it. */
+export function protoNumber(name: string): number | null {
+  if (/^[0-9]{1,3}$/.test(name) && Number(name) <= 255) return Number(name);
+  return PROTO_NUMBERS[name] ?? null;
+}
+
+/** The name of a protocol number, for humans. */
+export function protoName(n: number): string {
+  for (const [k, v] of Object.entries(PROTO_NUMBERS)) if (v === n) return k;
+  return String(n);
+}
+
+function addrText(m: AddrMatch): string {
+  const host = (p: string) => (p.endsWith("/32") || p.endsWith("/128") ? p.slice(0, p.lastIndexOf("/")) : p);
+  const parts = [...m.pos.map(host), ...m.neg.map((p) => "!" + host(p))];
+  return parts.join(",");
+}
+
+function portText(m: PortMatch): string {
+  const r = (x: { min: number; max: number }) => (x.min === x.max ? `${x.min}` : `${x.min}-${x.max}`);
+  return [...m.pos.map(r), ...m.neg.map((x) => "!" + r(x))].join(",");
+}
+
+/** One line of text for a selector: `ipv4 udp src !198.18.1.0/24 dport 5060 unreplied`. */
+export function describeSelector(s: Selector): string {
+  const parts = [`ipv${s.family}`, s.proto === null ? "any" : protoName(s.proto)];
+  const field = (name: string, text: string) => {
+    if (text) parts.push(`${name} ${text}`);
+  };
+  field("src", addrText(s.origSrc));
+  field("dst", addrText(s.origDst));
+  field("sport", portText(s.origSport));
+  field("dport", portText(s.origDport));
+  field("reply-src", addrText(s.replySrc));
+  field("reply-dst", addrText(s.replyDst));
+  field("reply-sport", portText(s.replySport));
+  field("reply-dport", portText(s.replyDport));
+  if (s.dnat !== null) parts.push(s.dnat ? "dnat" : "!dnat");
+  if (s.snat !== null) parts.push(s.snat ? "snat" : "!snat");
+  if (s.replied !== null) parts.push(s.replied ? "replied" : "unreplied");
+  return parts.join(" ");
+}
+
+/** A stable key for de-duplicating selectors (the reason is not part of it). */
+export function selectorKey(s: Selector): string {
+  const { reason: _reason, ...rest } = s;
+  return JSON.stringify(rest);
+}
