@@ -51,8 +51,9 @@ function str(v: Json | undefined): string | null {
 function parseJson(text: string, what: string): Json {
   try {
     return JSON.parse(text) as Json;
-  } catch (e) {
-    throw new FactsError(`${what}: not valid JSON (${(e as Error).message})`);
+  } catch {
+    // the engine's own message differs between QuickJS and Node: keep ours
+    throw new FactsError(`${what}: not valid JSON`);
   }
 }
 

@@ -1,0 +1,17 @@
+/** natnow's entry point: the same bundle runs under `qjs --std` and `node`. */
+
+import { createHost } from "../host/index.ts";
+import { utf8Encode } from "../uci/bytes.ts";
+import { run } from "./run.ts";
+
+createHost().then((host) => {
+  let code: number;
+  try {
+    code = run(host, host.args());
+  } catch (e) {
+    const msg = e instanceof Error ? `${e.message}\n${e.stack ?? ""}` : String(e);
+    host.writeStderr(utf8Encode(`natnow: internal error: ${msg}\n`));
+    code = 70;
+  }
+  host.exit(code);
+});

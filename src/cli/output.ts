@@ -1,0 +1,19 @@
+/** Text output helpers for commands: everything is written through the host. */
+
+import type { Host } from "../host/host.ts";
+import { binaryToBytes, utf8Encode } from "../uci/bytes.ts";
+
+/** Writes text (UTF-8) to standard output. */
+export function out(host: Host, text: string): void {
+  host.writeStdout(utf8Encode(text));
+}
+
+/** Writes a byte string (one char per byte) to standard output unchanged. */
+export function outBytes(host: Host, bytes: string): void {
+  host.writeStdout(binaryToBytes(bytes));
+}
+
+/** Writes text (UTF-8) to standard error. */
+export function err(host: Host, text: string): void {
+  host.writeStderr(utf8Encode(text));
+}

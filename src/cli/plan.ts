@@ -1,0 +1,114 @@
+/** `natnow plan`: the reset plan for a config change, for humans or as JSON. */
+
+import type { Host } from "../host/host.ts";
+import { computePlan, type PlanInput, type PlanResult } from "../plan/compute.ts";
+import { describeSelector } from "../plan/selector.ts";
+import { utf8Decode } from "../uci/bytes.ts";
+import { parseArgs, UsageError } from "./args.ts";
+import { err, out } from "./output.ts";
+
+/** Usage of the `plan` command. */
+export const PLAN_USAGE =
+  "natnow plan --config NEW [--previous OLD] [--fw4-state F] [--interfaces F] [--policy F] [--boot] [--json]";
+
+/** Exit status for invalid input. */
+export const EXIT_INVALID = 2;
+
+/** The options `plan` (and `apply`) read their inputs from. */
+export const PLAN_OPTIONS = {
+  "--config": { value: true },
+  "--previous": { value: true },
+  "--fw4-state": { value: true },
+  "--interfaces": { value: true },
+  "--policy": { value: true },
+  "--boot": { value: false },
+  "--json": { value: false },
+} as const;
+
+/** Reads the plan inputs named by the options; a missing file is an error with its name. */
+export function readPlanInput(host: Host, options: Record<string, string | true>): PlanInput | string {
+  const path = (k: string) => (typeof options[k] === "string" ? (options[k] as string) : null);
+  const read = (k: string): Uint8Array | null | string => {
+    const p = path(k);
+    if (p === null) return null;
+    const b = host.readFile(p);
+    return b === null ? `${k.slice(2)}: cannot read '${p}'` : b;
+  };
+  if (path("--config") === null) return "--config NEW is required";
+  const parts: Record<string, Uint8Array | null> = {};
+  for (const k of ["--config", "--previous", "--fw4-state", "--interfaces", "--policy"]) {
+    const v = read(k);
+    if (typeof v === "string") return v;
+    parts[k] = v;
+  }
+  const text = (b: Uint8Array | null) => (b === null ? null : utf8Decode(b));
+  return {
+    config: parts["--config"] as Uint8Array,
+    previous: parts["--previous"],
+    fw4State: text(parts["--fw4-state"]),
+    interfaces: text(parts["--interfaces"]),
+    policy: parts["--policy"],
+    boot: options["--boot"] === true,
+  };
+}
+
+/** The plan as readable text. */
+export function formatPlan(r: PlanResult): string {
+  const p = r.plan;
+  const lines: string[] = [];
+  lines.push(`natnow plan${p.boot ? " (boot)" : ""}: ${p.changes.length} change(s), ${p.selectors.length} selector(s)`);
+  for (const pc of p.changes) {
+    lines.push(`  ${pc.change.text}`);
+    for (const s of pc.selectors) lines.push(`    ${s.action.padEnd(6)} ${describeSelector(s)}`);
+    if (pc.note) lines.push(`    (${pc.note})`);
+  }
+  if (!p.changes.length) lines.push("  no NAT change");
+  if (p.errors.length) {
+    lines.push("errors:");
+    for (const e of p.errors) lines.push(`  ${e}`);
+  }
+  const warnings = [...r.fw4Warnings, ...r.policyWarnings];
+  if (warnings.length) {
+    lines.push("warnings:");
+    for (const w of warnings) lines.push(`  ${w}`);
+  }
+  return lines.join("\n") + "\n";
+}
+
+/** The plan as JSON (stable field names, for scripts and LuCI). */
+export function planJson(r: PlanResult): unknown {
+  return {
+    boot: r.plan.boot,
+    changes: r.plan.changes.map((pc) => ({
+      kind: pc.change.kind,
+      subject: pc.change.subject,
+      name: pc.change.name,
+      text: pc.change.text,
+      note: pc.note,
+      selectors: pc.selectors.length,
+    })),
+    selectors: r.plan.selectors,
+    errors: r.plan.errors,
+    warnings: { fw4: r.fw4Warnings, policy: r.policyWarnings },
+    policy: r.policy,
+  };
+}
+
+/** Runs `natnow plan`; returns the exit status. */
+export function planCommand(host: Host, argv: string[]): number {
+  const { options, positional } = parseArgs(argv, PLAN_OPTIONS);
+  if (positional.length) throw new UsageError(`unexpected argument '${positional[0]}'`);
+  const input = readPlanInput(host, options);
+  if (typeof input === "string") {
+    if (input.endsWith("is required")) throw new UsageError(input);
+    err(host, `natnow: ${input}\n`);
+    return EXIT_INVALID;
+  }
+  const outcome = computePlan(input);
+  if (!outcome.ok) {
+    err(host, `natnow: invalid input: ${outcome.error}\n`);
+    return EXIT_INVALID;
+  }
+  out(host, options["--json"] ? JSON.stringify(planJson(outcome.result), null, 2) + "\n" : formatPlan(outcome.result));
+  return 0;
+}

@@ -1,0 +1,61 @@
+/**
+ * The only door to the operating system. Everything outside `src/host/`
+ * gets a Host and never touches files, processes or timers itself.
+ */
+
+/** What a finished command returned. */
+export interface ExecResult {
+  /** Exit status; 127 when the program could not be run; -N when killed by signal N. */
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Options of a command run to completion. */
+export interface ExecOptions {
+  /** Text fed to the command's standard input. */
+  input?: string;
+}
+
+/** A running command whose output is read line by line. */
+export interface LineStream {
+  /** Stops reading and kills the command (SIGTERM). */
+  stop(): void;
+}
+
+/** The operating system, as natnow needs it. */
+export interface Host {
+  /** Which implementation this is. */
+  readonly kind: "qjs" | "node";
+  /** Command-line arguments after the script name. */
+  args(): string[];
+  /** A file's bytes, or null when it does not exist or cannot be read. */
+  readFile(path: string): Uint8Array | null;
+  /** Writes a file atomically (temporary file, then rename); throws on failure. */
+  writeFileAtomic(path: string, data: Uint8Array): void;
+  /** Removes a file; missing is fine. */
+  removeFile(path: string): void;
+  /** Creates a directory and its parents; existing is fine. */
+  makeDirs(path: string): void;
+  /** Writes raw bytes to standard output. */
+  writeStdout(data: Uint8Array): void;
+  /** Writes raw bytes to standard error. */
+  writeStderr(data: Uint8Array): void;
+  /** Ends the program with an exit status (after pending output). */
+  exit(code: number): void;
+  /** An environment variable, or null. */
+  getenv(name: string): string | null;
+  /** Full path of a program found in PATH (or given with a slash), or null. */
+  findProgram(name: string): string | null;
+  /** Runs a command to completion (no shell); a missing program gives status 127. */
+  exec(argv: string[], opts?: ExecOptions): ExecResult;
+  /** Starts a command and calls `onLine` for each line it prints, `onExit` when it ends. */
+  spawnLines(argv: string[], onLine: (line: string) => void, onExit: (status: number) => void): LineStream;
+  /** Calls `fn` once after `ms` milliseconds. */
+  setTimeout(fn: () => void, ms: number): number;
+  clearTimeout(id: number): void;
+  /** Milliseconds from an arbitrary fixed point (monotonic where the platform allows). */
+  now(): number;
+  /** The process id. */
+  pid(): number;
+}

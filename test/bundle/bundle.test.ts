@@ -1,0 +1,104 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { runInQuickJS } from "../helpers/qjs-stdos.ts";
+import { configFixtures, fixturePath, repoRoot } from "../helpers/fixtures.ts";
+
+const bundlePath = join(repoRoot, "dist", "natnow.js");
+let bundle: string;
+
+beforeAll(() => {
+  const b = spawnSync(process.execPath, [join(repoRoot, "scripts", "build.mjs")], { cwd: repoRoot, encoding: "utf8" });
+  if (b.status !== 0) throw new Error(`build failed: ${b.stderr}`);
+  bundle = readFileSync(bundlePath, "utf8");
+}, 60_000);
+
+interface Run {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+function viaNode(args: string[]): Run {
+  const r = spawnSync(process.execPath, [bundlePath, ...args], { cwd: repoRoot, encoding: "latin1" });
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+async function viaQjs(args: string[]): Promise<Run> {
+  const r = await runInQuickJS(bundle, args, { scriptName: bundlePath });
+  return { status: r.status, stdout: r.stdout.toString("latin1"), stderr: r.stderr.toString("latin1") };
+}
+
+const ex = (n: string, f: string) => fixturePath("fw4-examples", n, f);
+const cfg = (n: string) => fixturePath("configs", n, "firewall");
+const facts = ["--interfaces", ex("a", "interfaces.json"), "--fw4-state", ex("a", "fw4.state")];
+
+const cases: [string, string[]][] = [
+  ...configFixtures().flatMap((n): [string, string[]][] => [
+    [`uci show ${n}`, ["uci", "show", "--file", cfg(n)]],
+    [`uci show -X ${n}`, ["uci", "show", "-X", "--file", cfg(n)]],
+    [`uci export ${n}`, ["uci", "export", "--file", cfg(n)]],
+  ]),
+  ["uci show: parse error", ["uci", "show", "--file", fixturePath("uci", "broken", "firewall")]],
+  ["uci show: missing file", ["uci", "show", "--file", fixturePath("uci", "nonexistent")]],
+  ["plan: forward added", ["plan", "--previous", ex("a", "firewall"), "--config", ex("b", "firewall"), ...facts]],
+  ["plan: forward removed, JSON", ["plan", "--previous", ex("c", "firewall"), "--config", ex("a", "firewall"), ...facts, "--json"]],
+  ["plan: nat section", ["plan", "--previous", ex("a", "firewall"), "--config", ex("g", "firewall"), ...facts]],
+  ["plan: IPv6 forward", ["plan", "--previous", ex("h", "firewall"), "--config", ex("a", "firewall"), ...facts, "--json"]],
+  ["plan: boot", ["plan", "--boot", "--config", cfg("08-luci-written"), ...facts]],
+  ["plan: fw4 skips", ["plan", "--previous", ex("a", "firewall"), "--config", cfg("12-fw4-skips"), ...facts]],
+  ["plan: policy", ["plan", "--previous", ex("a", "firewall"), "--config", ex("c", "firewall"), ...facts,
+    "--policy", fixturePath("policy", "natnow")]],
+  ["plan: broken config", ["plan", "--previous", ex("a", "firewall"), "--config", fixturePath("uci", "broken", "firewall"), ...facts]],
+  ["plan: unreadable facts", ["plan", "--previous", ex("a", "firewall"), "--config", ex("b", "firewall"), "--interfaces", ex("a", "firewall")]],
+  ["plan: no previous", ["plan", "--config", ex("b", "firewall")]],
+  ["usage error", ["plan", "--bogus"]],
+  ["version", ["version"]],
+];
+
+describe("dist/natnow.js runs the same in QuickJS and Node", () => {
+  it("is one file under 150 KB with no static imports", () => {
+    expect(bundle.length).toBeLessThan(150 * 1024);
+    expect(bundle).not.toMatch(/(^|[;\s])import\s*[{*\w"']/);
+  });
+  for (const [name, args] of cases) {
+    it(name, async () => {
+      const n = viaNode(args);
+      const q = await viaQjs(args);
+      if (name === "version") {
+        expect(n.stdout).toBe("natnow 0.1.0 (node)\n");
+        expect(q.stdout).toBe("natnow 0.1.0 (qjs)\n");
+        return;
+      }
+      expect(q).toEqual(n);
+    });
+  }
+});
+
+describe("the bundle's output is right, not just the same", () => {
+  it("uci show prints what libuci printed", async () => {
+    for (const n of configFixtures()) {
+      const q = await viaQjs(["uci", "show", "--file", cfg(n)]);
+      expect(q.stdout).toBe(readFileSync(fixturePath("configs", n, "show.txt"), "latin1"));
+    }
+  });
+  it("a parse error exits 1 with libuci's message", async () => {
+    const q = await viaQjs(["uci", "show", "--file", fixturePath("uci", "broken", "firewall")]);
+    expect(q).toEqual({ status: 1, stdout: "", stderr: "uci: Parse error (invalid command) at line 5, byte 1\n" });
+  });
+  it("invalid input exits 2 with the reason and prints no plan", async () => {
+    const q = await viaQjs(["plan", "--previous", ex("a", "firewall"), "--config", fixturePath("uci", "broken", "firewall"), ...facts]);
+    expect(q).toEqual({
+      status: 2, stdout: "",
+      stderr: "natnow: invalid input: config: Parse error (invalid command) at line 5, byte 1\n",
+    });
+  });
+  it("the plan in JSON carries the selectors", async () => {
+    const q = await viaQjs(["plan", "--previous", ex("a", "firewall"), "--config", ex("b", "firewall"), ...facts, "--json"]);
+    const j = JSON.parse(q.stdout) as { selectors: { action: string; reason: string }[] };
+    expect(j.selectors.map((s) => [s.action, s.reason])).toEqual([
+      ["renew", "redirect 'SIP' added"], ["renew", "redirect 'SIP' added"], ["renew", "redirect 'SIP' added"],
+    ]);
+  });
+});

@@ -1,0 +1,46 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { build } from "esbuild";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createNodeHost } from "../../src/host/node.ts";
+import { contractCases, runContract } from "./contract.ts";
+import { runInQuickJS } from "../helpers/qjs-stdos.ts";
+import { repoRoot } from "../helpers/fixtures.ts";
+
+let nodeResults: Record<string, unknown>;
+let qjsResults: Record<string, unknown>;
+const dirs: string[] = [];
+
+beforeAll(async () => {
+  process.env.NATNOW_CONTRACT_ENV = "xyz";
+  const savedArgv = process.argv;
+  process.argv = [savedArgv[0], "contract-runner", "contract", "--flag"];
+  const d1 = mkdtempSync(join(tmpdir(), "natnow-contract-node-"));
+  const d2 = mkdtempSync(join(tmpdir(), "natnow-contract-qjs-"));
+  dirs.push(d1, d2);
+  try {
+    nodeResults = await runContract(await createNodeHost(), d1);
+  } finally {
+    process.argv = savedArgv;
+  }
+  const bundle = await build({
+    entryPoints: [join(repoRoot, "test/host/contract-entry.ts")],
+    bundle: true, write: false, format: "esm", platform: "neutral", target: "es2020", external: ["node:*"],
+  });
+  process.env.NATNOW_CONTRACT_DIR = d2;
+  const run = await runInQuickJS(bundle.outputFiles[0].text, ["contract", "--flag"], { timeoutMs: 60_000 });
+  if (run.status !== 0) throw new Error(`QuickJS contract run failed: ${run.stderr.toString()}`);
+  qjsResults = JSON.parse(run.stdout.toString("utf8")) as Record<string, unknown>;
+}, 120_000);
+
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+describe("host contract", () => {
+  for (const c of contractCases) {
+    it(`node: ${c.name}`, () => expect(nodeResults[c.name]).toEqual(c.expect));
+    it(`qjs: ${c.name}`, () => expect(qjsResults[c.name]).toEqual(c.expect));
+  }
+});
