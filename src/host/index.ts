@@ -10,4 +10,5 @@ export async function createHost(): Promise<Host> {
   return createNodeHost();
 }
 
+/** The host types, for callers of createHost. */
 export type { ExecResult, Host, LineStream } from "./host.ts";
