@@ -2,7 +2,7 @@
 
 import { type IpBytes, parsePrefix, type Prefix, prefixContains } from "../net/ip.ts";
 import type { AddrMatch, PortMatch } from "../firewall/types.ts";
-import type { Selector } from "../plan/selector.ts";
+import type { FlowMatch, Selector } from "../plan/selector.ts";
 
 /** One direction of a conntrack entry. */
 export interface Tuple {
@@ -60,8 +60,8 @@ export function portMatches(m: PortMatch, port: number | null): boolean {
   return !m.neg.some((r) => port >= r.min && port <= r.max);
 }
 
-/** Whether a flow is in the set a selector names. */
-export function selectorMatches(s: Selector, f: Flow): boolean {
+/** Whether a flow meets a match's conditions. */
+export function flowMatches(s: FlowMatch, f: Flow): boolean {
   return s.family === f.family &&
     (s.proto === null || s.proto === f.proto) &&
     (s.replied === null || s.replied === f.replied) &&
@@ -75,6 +75,11 @@ export function selectorMatches(s: Selector, f: Flow): boolean {
     portMatches(s.origDport, f.orig.dport) &&
     portMatches(s.replySport, f.reply.sport) &&
     portMatches(s.replyDport, f.reply.dport);
+}
+
+/** Whether a flow is in the set a selector names (and not one it keeps). */
+export function selectorMatches(s: Selector, f: Flow): boolean {
+  return flowMatches(s, f) && !s.keep.some((k) => flowMatches(k, f));
 }
 
 /** The selectors of a list that a flow falls in. */

@@ -153,8 +153,14 @@ class Builder {
     for (const z of this.zones) this.zoneMasq(z);
     for (const s of byType("redirect")) this.parseRedirect(s);
     for (const s of byType("nat")) this.parseNat(s);
+    const networks = Object.entries(this.facts.networks).map(([name, f]) => ({
+      name,
+      subnets: [...new Set(f.addrs.flatMap(prefixesOf))],
+      addresses: [...new Set(f.addrs.map((a) => formatPrefix(hostPrefix(a.addr))))],
+    }));
     return {
       zones: this.zones.map((z) => z.model),
+      networks,
       sections: this.sections,
       skipped: this.skipped,
       warnings: this.warnings,
@@ -300,12 +306,14 @@ class Builder {
     const related: AddrItem[] = [];
     const devices: string[] = [];
     const unresolved: string[] = [];
+    const known: string[] = [];
     for (const n of nets) {
       const f = this.facts.networks[n.val];
       if (!f) {
         if (!n.invert) unresolved.push(n.val);
         continue;
       }
+      if (!n.invert) known.push(n.val);
       if (f.device && !n.invert) devices.push(f.device);
       related.push(...f.addrs);
     }
@@ -337,6 +345,7 @@ class Builder {
       subnets: [...subnets],
       addresses: [...addresses],
       devices,
+      networks: known,
       unresolved,
       empty: devices.length === 0 && subnet.length === 0 && unresolved.length === 0,
       upstream: o.masq === true || o.masq6 === true ||

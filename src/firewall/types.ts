@@ -57,6 +57,8 @@ export interface ZoneModel {
   addresses: string[];
   /** Devices matching the zone. */
   devices: string[];
+  /** Networks of the zone that the runtime facts know. */
+  networks: string[];
   /** Networks the zone names that the runtime facts do not know. */
   unresolved: string[];
   /** The zone has no device or subnet to match traffic by. */
@@ -93,9 +95,20 @@ export interface SkippedSection {
   reason: string;
 }
 
+/** A logical network the runtime facts know, as addresses. */
+export interface NetworkModel {
+  name: string;
+  /** Its subnets (canonical prefixes). */
+  subnets: string[];
+  /** The router's own addresses on it (host prefixes). */
+  addresses: string[];
+}
+
 /** The NAT model of one configuration. */
 export interface NatModel {
   zones: ZoneModel[];
+  /** Every network the facts know, in a zone or not. */
+  networks: NetworkModel[];
   sections: SectionModel[];
   skipped: SkippedSection[];
   /** fw4's warnings, in fw4's words (`Section @redirect[0] (SIP) ...`). */

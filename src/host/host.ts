@@ -58,4 +58,9 @@ export interface Host {
   now(): number;
   /** The process id. */
   pid(): number;
+  /**
+   * One line to the system log, tagged `natnow` (`logger -t natnow`, as
+   * OpenWrt's services do); to standard error when there is no logger.
+   */
+  log(message: string): void;
 }

@@ -3,6 +3,7 @@
  * imported dynamically, so the bundle never loads them under QuickJS.
  */
 
+import { utf8Encode } from "../uci/bytes.ts";
 import type { ExecOptions, ExecResult, Host, LineStream } from "./host.ts";
 
 /** Creates the Node host. */
@@ -126,6 +127,11 @@ export async function createNodeHost(): Promise<Host> {
     },
     now: () => performance.now(),
     pid: () => process.pid,
+    log(message) {
+      const line = message.replace(/[\r\n]+/g, " ");
+      if (host.findProgram("logger") && host.exec(["logger", "-t", "natnow", "--", line]).status === 0) return;
+      host.writeStderr(utf8Encode(`natnow: ${line}\n`));
+    },
   };
   return host;
 }

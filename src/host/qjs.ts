@@ -297,6 +297,11 @@ export function createQjsHost(): Host {
     },
     now: () => os.now(),
     pid: () => os.getpid(),
+    log(message) {
+      const line = message.replace(/[\r\n]+/g, " ");
+      if (host.findProgram("logger") && host.exec(["logger", "-t", "natnow", "--", line]).status === 0) return;
+      host.writeStderr(utf8Encode(`natnow: ${line}\n`));
+    },
   };
   return host;
 }

@@ -91,12 +91,12 @@ export function computePlan(input: PlanInput): PlanOutcome {
       before = buildModel(prev, facts);
       changes = diff(before, model);
     } else {
-      before = { zones: [], sections: [], skipped: [], warnings: [] };
+      before = { zones: [], networks: [], sections: [], skipped: [], warnings: [] };
       changes = [];
     }
     // a first run renews under every current rule, whatever else changed
     if (input.boot) changes = bootChanges(model);
-    const p = plan(changes, { before: before.zones, after: model.zones }, pol.policy, input.boot);
+    const p = plan(changes, { before, after: model }, pol.policy, input.boot);
     return {
       ok: true,
       result: {

@@ -3,24 +3,25 @@
  *
  * conntrack keeps addresses and ports, not interfaces, so a rule's zone
  * becomes an address scope: an internal zone (known subnets, no
- * masquerading, no default route) is its subnets; an upstream zone is "not
- * any other zone's subnet". srcnat rules see the destination after DNAT, which conntrack
- * keeps as the reply source. Anything that cannot be bounded this way gives
- * an error and no selector, never a wider one.
+ * masquerading, no default route) is its subnets; an upstream zone is "none
+ * of the subnets of the router's other networks". srcnat rules see the
+ * destination after DNAT, which conntrack keeps as the reply source. The
+ * router's own addresses are never a NATed flow's end. Anything that cannot
+ * be bounded this way gives an error and no selector, never a wider one.
  */
 
 import type { Change } from "../diff/diff.ts";
-import type { AddrMatch, NatModel, NatRule, PortMatch, ZoneModel } from "../firewall/types.ts";
-import { parsePrefix } from "../net/ip.ts";
+import type { AddrMatch, NatModel, NatRule, NetworkModel, PortMatch, ZoneModel } from "../firewall/types.ts";
+import { parsePrefix, type Prefix, prefixCovers } from "../net/ip.ts";
 import type { Policy } from "./policy.ts";
 import {
-  type Action, ANY_ADDR, ANY_PORT, PORT_PROTOS, protoNumber, type Selector, selectorKey,
+  type Action, ANY_ADDR, ANY_PORT, type FlowMatch, PORT_PROTOS, protoNumber, type Selector, selectorKey,
 } from "./selector.ts";
 
-/** Zones before and after the change: what address scopes are derived from. */
+/** The models before and after the change: zones and networks give the address scopes. */
 export interface PlanFacts {
-  before: ZoneModel[];
-  after: ZoneModel[];
+  before: Pick<NatModel, "zones" | "networks">;
+  after: Pick<NatModel, "zones" | "networks">;
 }
 
 /** A change as planned: its selectors, or why it has none. */
@@ -56,7 +57,13 @@ function uniq(list: string[]): string[] {
 
 /** Address scopes of zones, for one side of a change. */
 class Scopes {
-  constructor(private readonly zones: ZoneModel[]) {}
+  private readonly zones: ZoneModel[];
+  private readonly networks: NetworkModel[];
+
+  constructor(m: Pick<NatModel, "zones" | "networks">) {
+    this.zones = m.zones;
+    this.networks = m.networks;
+  }
 
   private zone(name: string): ZoneModel {
     const z = this.zones.find((x) => x.name === name);
@@ -75,9 +82,9 @@ class Scopes {
     }
   }
 
-  /** All of the router's own addresses. */
+  /** All of the router's own addresses, on every network it has. */
   routerAddresses(): string[] {
-    return uniq(this.zones.flatMap((z) => z.addresses));
+    return uniq([...this.networks.flatMap((n) => n.addresses), ...this.zones.flatMap((z) => z.addresses)]);
   }
 
   /** The router's addresses in one zone (where masquerading maps to). */
@@ -100,10 +107,65 @@ class Scopes {
     if (z.empty) return null;
     this.known(z);
     if (!z.upstream && z.subnets.length) return { pos: z.subnets, neg: router };
+    // upstream: anything but what the router reaches on its other networks
     const others = this.zones.filter((o) => o.name !== name);
     for (const o of others) this.known(o);
-    return { pos: [], neg: uniq([...others.flatMap((o) => o.subnets), ...router]) };
+    const mine = new Set(z.networks);
+    const elsewhere = [
+      ...this.networks.filter((n) => !mine.has(n.name)).flatMap((n) => n.subnets),
+      ...others.flatMap((o) => o.subnets),
+    ];
+    return { pos: [], neg: uniq([...elsewhere.filter((p) => z.subnets.indexOf(p) < 0), ...router]) };
   }
+}
+
+function prefixOf(p: string): Prefix {
+  const x = parsePrefix(p);
+  if (!x) throw new Unbounded(`'${p}' is not a prefix`);
+  return x;
+}
+
+/** Drops prefixes another one in the list covers. */
+function compact(list: string[]): string[] {
+  const ps = uniq(list).map((p) => [p, prefixOf(p)] as const);
+  return ps.filter(([p, x]) => !ps.some(([q, y]) => q !== p && prefixCovers(y, x))).map(([p]) => p);
+}
+
+/**
+ * The same address set written plainly: no prefix inside another, no
+ * negation outside the positive list; null when the set is empty (which
+ * must never be read as "any").
+ */
+function tidy(m: AddrMatch): AddrMatch | null {
+  const neg = compact(m.neg).map((p) => [p, prefixOf(p)] as const);
+  if (!m.pos.length) return { pos: [], neg: neg.map(([p]) => p) };
+  const pos = compact(m.pos).filter((p) => !neg.some(([, n]) => prefixCovers(n, prefixOf(p))));
+  if (!pos.length) return null;
+  const inside = neg.filter(([, n]) => pos.some((p) => prefixCovers(prefixOf(p), n)));
+  return { pos, neg: inside.map(([p]) => p) };
+}
+
+/** Whether two address sets surely share no address (both list prefixes, none overlapping). */
+function disjointAddrs(a: AddrMatch, b: AddrMatch): boolean {
+  if (!a.pos.length || !b.pos.length) return false;
+  return !a.pos.some((p) => b.pos.some((q) => prefixCovers(prefixOf(p), prefixOf(q)) || prefixCovers(prefixOf(q), prefixOf(p))));
+}
+
+/** Whether two matches surely select no common flow. */
+function disjoint(a: FlowMatch, b: FlowMatch): boolean {
+  return (a.proto !== null && b.proto !== null && a.proto !== b.proto) ||
+    disjointAddrs(a.origSrc, b.origSrc) || disjointAddrs(a.origDst, b.origDst) ||
+    disjointAddrs(a.replySrc, b.replySrc) || disjointAddrs(a.replyDst, b.replyDst);
+}
+
+/** A FlowMatch with tidy address sets, or null when it matches nothing. */
+function tidyMatch<T extends FlowMatch>(m: T): T | null {
+  const origSrc = tidy(m.origSrc);
+  const origDst = tidy(m.origDst);
+  const replySrc = tidy(m.replySrc);
+  const replyDst = tidy(m.replyDst);
+  if (!origSrc || !origDst || !replySrc || !replyDst) return null;
+  return { ...m, origSrc, origDst, replySrc, replyDst };
 }
 
 function merge(rule: AddrMatch, scope: AddrMatch): AddrMatch {
@@ -124,15 +186,12 @@ function ports(r: { min: number; max: number } | null): PortMatch {
   return r ? { pos: [r], neg: [] } : ANY_PORT;
 }
 
-interface Match {
-  family: 4 | 6;
-  proto: number | null;
-  origSrc: AddrMatch;
-  origDst: AddrMatch;
-  origSport: PortMatch;
-  origDport: PortMatch;
-  replySrc: AddrMatch;
-  replySport: PortMatch;
+/** A rule's match side: the FlowMatch fields a rule decides by. */
+type Match = Pick<FlowMatch, "family" | "proto" | "origSrc" | "origDst" | "origSport" | "origDport" | "replySrc" | "replySport">;
+
+/** A rule's match side as a FlowMatch (no status condition). */
+function asFlowMatch(m: Match): FlowMatch {
+  return { ...m, replyDst: ANY_ADDR, replyDport: ANY_PORT, dnat: null, snat: null, replied: null };
 }
 
 /** The flows a rule applies to, per family; [] when it applies to none. */
@@ -181,24 +240,7 @@ function ruleMatch(rule: NatRule, scopes: Scopes): Match[] {
 function selector(
   m: Match, action: Action, reason: string, extra: Partial<Selector>,
 ): Selector {
-  return {
-    action,
-    reason,
-    family: m.family,
-    proto: m.proto,
-    origSrc: m.origSrc,
-    origDst: m.origDst,
-    origSport: m.origSport,
-    origDport: m.origDport,
-    replySrc: m.replySrc,
-    replyDst: ANY_ADDR,
-    replySport: m.replySport,
-    replyDport: ANY_PORT,
-    dnat: null,
-    snat: null,
-    replied: null,
-    ...extra,
-  };
+  return { ...asFlowMatch(m), action, reason, keep: [], ...extra };
 }
 
 /** Keeps only the prefixes of one family; a required list that empties means "no selector". */
@@ -206,33 +248,64 @@ function ofFamily(list: string[], fam: 4 | 6): string[] {
   return list.filter((x) => familyOf(x) === fam);
 }
 
+/** Whether two rules translate a flow the same way (same kind, target and, where it matters, zone). */
+function sameTranslation(a: NatRule, b: NatRule): boolean {
+  return a.action === b.action && a.hook === b.hook && a.toAddr === b.toAddr &&
+    JSON.stringify(a.toPort) === JSON.stringify(b.toPort) &&
+    (a.toAddr !== null || a.zone === b.zone);
+}
+
+/** Rules the new config adds, with the scopes to match them in. */
+interface Added {
+  rules: NatRule[];
+  scopes: Scopes;
+}
+
+/** The match sides of added rules that translate like `rule`: flows there keep their NAT. */
+function keepFor(rule: NatRule, added: Added, family: 4 | 6): FlowMatch[] {
+  const out: FlowMatch[] = [];
+  for (const a of added.rules) {
+    if (!sameTranslation(rule, a)) continue;
+    try {
+      for (const m of ruleMatch(a, added.scopes)) if (m.family === family) out.push(asFlowMatch(m));
+    } catch (e) {
+      // an added rule that cannot be bounded keeps nothing: its own change reports it
+      if (!(e instanceof Unbounded)) throw e;
+    }
+  }
+  return out;
+}
+
 /** Flows a removed rule translated: they keep its NAT until revoked. */
-function removedSelectors(rule: NatRule, scopes: Scopes, reason: string, policy: Policy): Selector[] {
+function removedSelectors(rule: NatRule, scopes: Scopes, reason: string, policy: Policy, added: Added): Selector[] {
   const out: Selector[] = [];
   for (const m of ruleMatch(rule, scopes)) {
+    const keep = keepFor(rule, added, m.family);
     const to = rule.toAddr === null ? [] : ofFamily([hostOf(rule.toAddr)], m.family);
     switch (rule.action) {
       case "dnat":
         if (policy.revoke && to.length) {
           out.push(selector(m, "revoke", reason, {
-            dnat: true, replySrc: { pos: to, neg: [] }, replySport: ports(rule.toPort),
+            dnat: true, replySrc: { pos: to, neg: [] }, replySport: ports(rule.toPort), keep,
           }));
         }
         break;
       case "redirect":
-        if (policy.revoke) out.push(selector(m, "revoke", reason, { dnat: true, replySport: ports(rule.toPort) }));
+        if (policy.revoke) {
+          out.push(selector(m, "revoke", reason, { dnat: true, replySport: ports(rule.toPort), keep }));
+        }
         break;
       case "snat":
         if (policy.revoke && to.length) {
           out.push(selector(m, "revoke", reason, {
-            snat: true, replyDst: { pos: to, neg: [] }, replyDport: ports(rule.toPort),
+            snat: true, replyDst: { pos: to, neg: [] }, replyDport: ports(rule.toPort), keep,
           }));
         }
         break;
       case "masquerade": {
         if (!policy.revoke) break;
         const own = ofFamily(scopes.zoneAddresses(rule.zone), m.family);
-        if (own.length) out.push(selector(m, "revoke", reason, { snat: true, replyDst: { pos: own, neg: [] } }));
+        if (own.length) out.push(selector(m, "revoke", reason, { snat: true, replyDst: { pos: own, neg: [] }, keep }));
         break;
       }
       case "accept":
@@ -259,7 +332,9 @@ function addedSelectors(rule: NatRule, scopes: Scopes, reason: string, policy: P
   return out;
 }
 
-function planChange(change: Change, before: Scopes, after: Scopes, policy: Policy, boot: boolean): PlannedChange {
+function planChange(
+  change: Change, before: Scopes, after: Scopes, policy: Policy, boot: boolean, added: Added,
+): PlannedChange {
   if ((change.subject === "redirect" || change.subject === "nat") && policy.exclude.indexOf(change.name) >= 0) {
     return { change, selectors: [], note: "excluded by policy" };
   }
@@ -267,7 +342,7 @@ function planChange(change: Change, before: Scopes, after: Scopes, policy: Polic
   const reason = boot ? `boot: ${change.text}` : change.text;
   try {
     const selectors: Selector[] = [];
-    for (const r of change.removed) selectors.push(...removedSelectors(r, before, reason, policy));
+    for (const r of change.removed) selectors.push(...removedSelectors(r, before, reason, policy, added));
     // at boot nothing is revoked or reset: only the boot race is fixed
     const p = boot ? { ...policy, established: false, revoke: false } : policy;
     for (const r of change.added) selectors.push(...addedSelectors(r, after, reason, p));
@@ -288,7 +363,16 @@ const NOTHING = "no flow to reset under the policy";
 export function plan(changes: Change[], facts: PlanFacts, policy: Policy, boot = false): Plan {
   const before = new Scopes(facts.before);
   const after = new Scopes(facts.after);
-  const planned = changes.map((c) => planChange(c, before, after, policy, boot));
+  const added: Added = { rules: changes.flatMap((c) => c.added), scopes: after };
+  const planned = changes.map((c) => planChange(c, before, after, policy, boot, added));
+  for (const p of planned) {
+    p.selectors = p.selectors.flatMap((s0) => {
+      const s = tidyMatch(s0);
+      if (!s) return [];
+      s.keep = s.keep.flatMap((k) => tidyMatch(k) ?? []).filter((k) => !disjoint(s, k));
+      return [s];
+    });
+  }
   const seen = new Set<string>();
   const selectors: Selector[] = [];
   for (const p of planned) {

@@ -5,11 +5,8 @@ import type { AddrMatch, PortMatch } from "../firewall/types.ts";
 /** What to do with the selected flows. */
 export type Action = "renew" | "revoke";
 
-/** A set of conntrack entries, with what to do with them and why. */
-export interface Selector {
-  action: Action;
-  /** The change it comes from, e.g. `redirect 'SIP' added`. */
-  reason: string;
+/** Conditions on a conntrack entry's tuples and status. */
+export interface FlowMatch {
   family: 4 | 6;
   /** IP protocol number; null = any. */
   proto: number | null;
@@ -27,6 +24,18 @@ export interface Selector {
   snat: boolean | null;
   /** Entry has (true) / has not (false) seen a reply; null = either. */
   replied: boolean | null;
+}
+
+/** A set of conntrack entries, with what to do with them and why. */
+export interface Selector extends FlowMatch {
+  action: Action;
+  /** The change it comes from, e.g. `redirect 'SIP' added`. */
+  reason: string;
+  /**
+   * Entries to leave alone although they match: those a rule of the new
+   * config translates exactly as the removed rule did.
+   */
+  keep: FlowMatch[];
 }
 
 /** An address match that matches everything. */
@@ -67,8 +76,8 @@ function portText(m: PortMatch): string {
   return [...m.pos.map(r), ...m.neg.map((x) => "!" + r(x))].join(",");
 }
 
-/** One line of text for a selector: `ipv4 udp src !198.18.1.0/24 dport 5060 unreplied`. */
-export function describeSelector(s: Selector): string {
+/** One line of text for the conditions of a match. */
+export function describeMatch(s: FlowMatch): string {
   const parts = [`ipv${s.family}`, s.proto === null ? "any" : protoName(s.proto)];
   const field = (name: string, text: string) => {
     if (text) parts.push(`${name} ${text}`);
@@ -85,6 +94,11 @@ export function describeSelector(s: Selector): string {
   if (s.snat !== null) parts.push(s.snat ? "snat" : "!snat");
   if (s.replied !== null) parts.push(s.replied ? "replied" : "unreplied");
   return parts.join(" ");
+}
+
+/** One line of text for a selector: `ipv4 udp src !198.18.1.0/24 dport 5060 unreplied`. */
+export function describeSelector(s: Selector): string {
+  return describeMatch(s) + s.keep.map((k) => ` except [${describeMatch(k)}]`).join("");
 }
 
 /** A stable key for de-duplicating selectors (the reason is not part of it). */

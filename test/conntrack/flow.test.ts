@@ -24,7 +24,7 @@ const sel: Selector = {
   origSport: ANY_PORT, origDport: { pos: [{ min: 5060, max: 5060 }], neg: [] },
   replySrc: { pos: ["198.18.1.20/32"], neg: [] }, replyDst: ANY_ADDR,
   replySport: { pos: [{ min: 5060, max: 5060 }], neg: [] }, replyDport: ANY_PORT,
-  dnat: true, snat: null, replied: null,
+  dnat: true, snat: null, replied: null, keep: [],
 };
 
 describe("selectorMatches", () => {
@@ -46,6 +46,12 @@ describe("selectorMatches", () => {
     const s = { ...sel, origDport: { pos: [], neg: [{ min: 5000, max: 5100 }] } };
     expect(selectorMatches(s, flow("198.51.100.7#4000>198.19.100.2#5060", "198.18.1.20#5060>198.51.100.7#4000", natted))).toBe(false);
     expect(selectorMatches(s, flow("198.51.100.7#4000>198.19.100.2#6000", "198.18.1.20#5060>198.51.100.7#4000", natted))).toBe(true);
+  });
+  it("leaves alone the flows it keeps", () => {
+    const f = flow("198.51.100.7#4000>198.19.100.2#5060", "198.18.1.20#5060>198.51.100.7#4000", natted);
+    const g = flow("198.51.100.8#4000>198.19.100.2#5060", "198.18.1.20#5060>198.51.100.8#4000", natted);
+    const s = { ...sel, keep: [{ ...sel, origSrc: { pos: ["198.51.100.7/32"], neg: [] }, dnat: null }] };
+    expect([selectorMatches(s, f), selectorMatches(s, g)]).toEqual([false, true]);
   });
   it("describes itself in one line", () => {
     expect(describeSelector(sel)).toBe(

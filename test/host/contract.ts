@@ -140,6 +140,16 @@ export const contractCases: ContractCase[] = [
   { name: "getenv reads the environment", run: (h) => [h.getenv("NATNOW_CONTRACT_ENV"), h.getenv("NATNOW_NO_SUCH_VAR")], expect: ["xyz", null] },
   { name: "args are the arguments after the script", run: (h) => h.args(), expect: ["contract", "--flag"] },
   { name: "pid is a process id", run: (h) => h.pid() > 1, expect: true },
+  {
+    // PATH holds a fake `logger` (test/fixtures/bin) that appends its arguments to $NATNOW_FAKE_LOG
+    name: "log sends one line to logger -t natnow",
+    run: (h) => {
+      h.log("apply: 2 renewed\nsecond line");
+      const f = h.getenv("NATNOW_FAKE_LOG") ?? "";
+      return utf8Decode(h.readFile(f) ?? new Uint8Array()).split("\n").filter(Boolean).slice(-1);
+    },
+    expect: ["-t natnow -- apply: 2 renewed second line"],
+  },
 ];
 
 /** Runs every case and returns name → result. */

@@ -14,11 +14,14 @@ const dirs: string[] = [];
 
 beforeAll(async () => {
   process.env.NATNOW_CONTRACT_ENV = "xyz";
+  // a FAKE logger first in PATH: records what it is given instead of syslog
+  process.env.PATH = `${join(repoRoot, "test/fixtures/bin")}:${process.env.PATH}`;
   const savedArgv = process.argv;
   process.argv = [savedArgv[0], "contract-runner", "contract", "--flag"];
   const d1 = mkdtempSync(join(tmpdir(), "natnow-contract-node-"));
   const d2 = mkdtempSync(join(tmpdir(), "natnow-contract-qjs-"));
   dirs.push(d1, d2);
+  process.env.NATNOW_FAKE_LOG = join(d1, "syslog");
   try {
     nodeResults = await runContract(await createNodeHost(), d1);
   } finally {
@@ -29,6 +32,7 @@ beforeAll(async () => {
     bundle: true, write: false, format: "esm", platform: "neutral", target: "es2020", external: ["node:*"],
   });
   process.env.NATNOW_CONTRACT_DIR = d2;
+  process.env.NATNOW_FAKE_LOG = join(d2, "syslog");
   const run = await runInQuickJS(bundle.outputFiles[0].text, ["contract", "--flag"], { timeoutMs: 60_000 });
   if (run.status !== 0) throw new Error(`QuickJS contract run failed: ${run.stderr.toString()}`);
   qjsResults = JSON.parse(run.stdout.toString("utf8")) as Record<string, unknown>;

@@ -14,23 +14,26 @@ function lines(before: string | null, after: string, opts = {}): string[] {
 
 // the router of the examples: lan 198.18.1.1/24 + 2001:db8:1::1/64 on br-lan,
 // wan 198.19.100.2/24 + 2001:db8:100::2/64 on eth1 (masquerading, default routes)
-const R4 = "!198.18.1.1,!198.19.100.2"; // the router's own IPv4 addresses, never a NATed flow's end
-const NOT_LAN4 = `!198.18.1.0/24,${R4}`; // IPv4 traffic that can come in from wan
+// the router's own addresses are never a NATed flow's end; the plan writes
+// each set plainly (no prefix inside another, no negation outside the set)
+const LAN4 = "198.18.1.0/24,!198.18.1.1"; // lan hosts
+const NOT_ROUTER4 = "!198.18.1.1,!127.0.0.1,!198.19.100.2"; // any source but the router
+const NOT_LAN4 = "!198.18.1.0/24,!127.0.0.0/8,!198.19.100.2"; // IPv4 traffic that can come in from wan
 
 describe("plan: port forward added, removed, moved (hand-derived)", () => {
   it("redirect added: renew never-replied flows it now forwards, reflection included", () => {
     expect(planOf(A, B).changes.map((c) => c.text)).toEqual(["redirect 'SIP' added"]);
     expect(lines(A, B)).toEqual([
-      `renew ipv4 udp src 198.18.1.0/24,${R4} dst 198.19.100.2 dport 5060 unreplied`,
-      `renew ipv4 udp src 198.18.1.0/24,${R4} reply-src 198.18.1.20,${R4} reply-sport 5060 unreplied`,
+      `renew ipv4 udp src ${LAN4} dst 198.19.100.2 dport 5060 unreplied`,
+      `renew ipv4 udp src ${LAN4} reply-src 198.18.1.20 reply-sport 5060 unreplied`,
       `renew ipv4 udp src ${NOT_LAN4} dport 5060 unreplied`,
     ]);
   });
   it("redirect removed: revoke the flows translated to its target", () => {
     expect(planOf(B, A).changes.map((c) => c.text)).toEqual(["redirect 'SIP' removed"]);
     expect(lines(B, A)).toEqual([
-      `revoke ipv4 udp src 198.18.1.0/24,${R4} dst 198.19.100.2 dport 5060 reply-src 198.18.1.20 reply-sport 5060 dnat`,
-      `revoke ipv4 udp src 198.18.1.0/24,${R4} reply-src 198.18.1.20,${R4} reply-dst 198.18.1.1 reply-sport 5060 snat`,
+      `revoke ipv4 udp src ${LAN4} dst 198.19.100.2 dport 5060 reply-src 198.18.1.20 reply-sport 5060 dnat`,
+      `revoke ipv4 udp src ${LAN4} reply-src 198.18.1.20 reply-dst 198.18.1.1 reply-sport 5060 snat`,
       `revoke ipv4 udp src ${NOT_LAN4} dport 5060 reply-src 198.18.1.20 reply-sport 5060 dnat`,
     ]);
   });
@@ -39,11 +42,11 @@ describe("plan: port forward added, removed, moved (hand-derived)", () => {
     const p = planOf(B, moved);
     expect(p.changes.map((c) => c.text)).toEqual(["redirect 'SIP' changed: dest_ip 198.18.1.20→198.18.1.30"]);
     expect(lines(B, moved)).toEqual([
-      `revoke ipv4 udp src 198.18.1.0/24,${R4} dst 198.19.100.2 dport 5060 reply-src 198.18.1.20 reply-sport 5060 dnat`,
-      `revoke ipv4 udp src 198.18.1.0/24,${R4} reply-src 198.18.1.20,${R4} reply-dst 198.18.1.1 reply-sport 5060 snat`,
+      `revoke ipv4 udp src ${LAN4} dst 198.19.100.2 dport 5060 reply-src 198.18.1.20 reply-sport 5060 dnat`,
+      `revoke ipv4 udp src ${LAN4} reply-src 198.18.1.20 reply-dst 198.18.1.1 reply-sport 5060 snat`,
       `revoke ipv4 udp src ${NOT_LAN4} dport 5060 reply-src 198.18.1.20 reply-sport 5060 dnat`,
-      `renew ipv4 udp src 198.18.1.0/24,${R4} dst 198.19.100.2 dport 5060 unreplied`,
-      `renew ipv4 udp src 198.18.1.0/24,${R4} reply-src 198.18.1.30,${R4} reply-sport 5060 unreplied`,
+      `renew ipv4 udp src ${LAN4} dst 198.19.100.2 dport 5060 unreplied`,
+      `renew ipv4 udp src ${LAN4} reply-src 198.18.1.30 reply-sport 5060 unreplied`,
       `renew ipv4 udp src ${NOT_LAN4} dport 5060 unreplied`,
     ]);
   });
@@ -55,7 +58,7 @@ describe("plan: port forward added, removed, moved (hand-derived)", () => {
   });
   it("IPv6 forward removed: IPv6 selectors only, no reflection (no masq6)", () => {
     expect(lines(H, A)).toEqual([
-      "revoke ipv6 udp src !2001:db8:1::/64,!2001:db8:1::1,!2001:db8:100::2 dport 5060 reply-src 2001:db8:1::20 reply-sport 5060 dnat",
+      "revoke ipv6 udp src !2001:db8:1::/64,!2001:db8:100::2 dport 5060 reply-src 2001:db8:1::20 reply-sport 5060 dnat",
     ]);
   });
 });
@@ -65,23 +68,23 @@ describe("plan: source NAT", () => {
     expect(planOf(A, G).changes.map((c) => c.text)).toEqual(["nat 'snat-lan-host50' added"]);
     // `src lan`: the SNAT applies where traffic leaves through lan, i.e. towards lan's subnet
     expect(lines(A, G)).toEqual([
-      `renew ipv4 any src 198.18.1.50,${R4} reply-src 198.18.1.0/24,${R4} unreplied`,
+      `renew ipv4 any src 198.18.1.50 reply-src ${LAN4} unreplied`,
     ]);
   });
   it("nat section removed: revoke flows mapped to its address", () => {
     expect(lines(G, A)).toEqual([
-      `revoke ipv4 any src 198.18.1.50,${R4} reply-src 198.18.1.0/24,${R4} reply-dst 198.19.100.9 snat`,
+      `revoke ipv4 any src 198.18.1.50 reply-src ${LAN4} reply-dst 198.19.100.9 snat`,
     ]);
   });
   it("masquerading switched on: renew never-replied forwarded flows leaving through wan", () => {
     const off = A.replace("\toption masq '1'\n", "");
     const p = planOf(off, A);
     expect(p.changes.map((c) => c.text)).toEqual(["zone 'wan' masquerading on"]);
-    expect(lines(off, A)).toEqual([`renew ipv4 any src ${R4} reply-src ${NOT_LAN4} unreplied`]);
+    expect(lines(off, A)).toEqual([`renew ipv4 any src ${NOT_ROUTER4} reply-src ${NOT_LAN4} unreplied`]);
   });
   it("masquerading switched off: revoke flows mapped to the wan address", () => {
     const off = A.replace("\toption masq '1'\n", "");
-    expect(lines(A, off)).toEqual([`revoke ipv4 any src ${R4} reply-src ${NOT_LAN4} reply-dst 198.19.100.2 snat`]);
+    expect(lines(A, off)).toEqual([`revoke ipv4 any src ${NOT_ROUTER4} reply-src ${NOT_LAN4} reply-dst 198.19.100.2 snat`]);
   });
 });
 
