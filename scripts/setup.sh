@@ -3,22 +3,69 @@
 # (run as root). Quick when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+CACHE=${NATNOW_CACHE:-/var/cache/natnow}
 
-# Debian packages: coreutils (mkfifo, seq) for the host contract tests.
-DEB_PACKAGES=(coreutils)
+# Debian packages:
+#  coreutils            mkfifo, seq (host contract tests)
+#  nftables conntrack iptables iproute2 iperf3 python3
+#                       the router's tools, in namespaces and in the kmod VM
+#  qemu-system-x86 busybox-static cpio kmod gcc make perl libxtables-dev
+#                       building natnow.ko, the iptables extension, the VM
+DEB_PACKAGES=(coreutils nftables conntrack iptables iproute2 iperf3 python3
+  qemu-system-x86 busybox-static cpio kmod gcc make perl libxtables-dev)
 
+updated=0
+apt_update() { [ "$updated" = 1 ] || { apt-get update -q; updated=1; }; }
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
 done
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  missing+=(nodejs npm)
-fi
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then missing+=(nodejs npm); fi
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update
-  apt-get install -y --no-install-recommends "${missing[@]}"
+  apt_update
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# Debian's 6.1 kernel: headers to build natnow.ko, the image to boot it in qemu.
+# The ABI is the one linux-headers-amd64 names (image and headers both exist).
+if ! ls -d /usr/src/linux-headers-6.1.0-*-amd64 >/dev/null 2>&1; then
+  apt_update
+  abi=$(apt-cache depends linux-headers-amd64 | sed -n 's/.*Depends: linux-headers-\(6\.1\.0-[0-9]*\)-amd64$/\1/p' | head -n 1)
+  [ -n "$abi" ] || { echo "setup: cannot find the current 6.1 kernel ABI"; exit 1; }
+  echo "setup: installing linux-headers-$abi-amd64"
+  apt-get install -y -q --no-install-recommends "linux-headers-$abi-amd64"
+fi
+hdr=$(ls -d /usr/src/linux-headers-6.1.0-*-amd64 | sort -V | tail -n 1)
+abi=${hdr#/usr/src/linux-headers-}
+if [ ! -f "$CACHE/kernel/$abi/boot/vmlinuz-$abi" ]; then
+  apt_update
+  echo "setup: fetching linux-image-$abi-unsigned"
+  tmp=$(mktemp -d) && chmod 777 "$tmp"
+  (cd "$tmp" && apt-get download -q "linux-image-$abi-unsigned")
+  mkdir -p "$CACHE/kernel/$abi"
+  dpkg-deb -x "$tmp"/linux-image-*.deb "$CACHE/kernel/$abi"
+  depmod -b "$CACHE/kernel/$abi" "$abi"
+  rm -rf "$tmp"
+fi
+# 6.12 headers too, for a compile check against a newer kernel (best effort)
+if ! ls -d /usr/src/linux-headers-6.12.*-amd64 >/dev/null 2>&1; then
+  apt_update
+  h612=$(apt-cache search --names-only '^linux-headers-6\.12\.[0-9]+\+deb12-amd64$' | cut -d' ' -f1 | sort -V | tail -n 1)
+  [ -n "$h612" ] && apt-get install -y -q --no-install-recommends "$h612" || echo "setup: no 6.12 headers (skipped)"
+fi
+# checkpatch.pl from Debian's kernel source package (only the three files it reads)
+if [ ! -f "$CACHE/checkpatch/checkpatch.pl" ]; then
+  apt_update
+  echo "setup: extracting checkpatch.pl from linux-source-6.1"
+  tmp=$(mktemp -d) && chmod 777 "$tmp"
+  (cd "$tmp" && apt-get download -q linux-source-6.1)
+  mkdir -p "$CACHE/checkpatch"
+  dpkg-deb --fsys-tarfile "$tmp"/linux-source-6.1_*.deb | tar -xO ./usr/src/linux-source-6.1.tar.xz |
+    tar -xJ -C "$CACHE/checkpatch" --strip-components=2 linux-source-6.1/scripts/checkpatch.pl \
+      linux-source-6.1/scripts/spelling.txt linux-source-6.1/scripts/const_structs.checkpatch
+  rm -rf "$tmp"
 fi
 
 # npm packages, pinned by package-lock.json; reinstalled when the lock changes

@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# The whole test suite: set-up, bundle, type checks, every test. Prints a
-# closing "tests: N passed, N failed" line.
+# The whole test suite: set-up, bundle, type checks, unit/property/bundle
+# tests (vitest), then the kernel module in qemu. Prints a closing
+# "tests: N passed, N failed" line over all of it.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 1
 mkdir -p test-artifacts
+rm -f test-artifacts/kmod/summary.json
 node scripts/build.mjs || exit 1
 npx tsc --noEmit -p tsconfig.json || exit 1
 npx tsc --noEmit -p tsconfig.test.json || exit 1
 npx vitest run --reporter=default --reporter=json --outputFile.json=test-artifacts/vitest.json "$@"
 rc=$?
-node scripts/summary.mjs test-artifacts/vitest.json || rc=1
+if [ "${NATNOW_SKIP_KMOD:-0}" != 1 ]; then
+  bash test/kmod/run.sh || rc=1
+fi
+node scripts/summary.mjs test-artifacts/vitest.json test-artifacts/kmod/summary.json || rc=1
 exit $rc

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * natnow - compatibility with the kernels OpenWrt ships: 5.15 (23.05),
+ * 6.1, 6.6 (24.10), 6.12 (25.12) and 6.18 (snapshots). Every difference
+ * natnow meets is handled here and nowhere else. Kbuild detects features
+ * in the kernel's headers (see Kbuild) rather than comparing versions.
+ */
+#ifndef _NATNOW_COMPAT_H
+#define _NATNOW_COMPAT_H
+
+#include <net/netfilter/nf_conntrack.h>
+
+/*
+ * nf_ct_iterate_cleanup_net() takes its arguments in a struct since 5.19
+ * ("netfilter: conntrack: add nf_ct_iter_data object for
+ * nf_ct_iterate_cleanup*"); 5.15 takes them one by one.
+ */
+static inline void natnow_ct_iterate(struct net *net,
+				     int (*iter)(struct nf_conn *ct, void *data),
+				     void *data)
+{
+#ifdef NATNOW_HAVE_CT_ITER_DATA
+	struct nf_ct_iter_data d = {
+		.net	= net,
+		.data	= data,
+	};
+
+	nf_ct_iterate_cleanup_net(iter, &d);
+#else
+	nf_ct_iterate_cleanup_net(net, iter, data, 0, 0);
+#endif
+}
+
+#endif /* _NATNOW_COMPAT_H */

@@ -1,0 +1,285 @@
+#!/bin/bash
+# Runs inside the kmod test VM (Debian's 6.1 kernel, host userspace over 9p).
+# Writes TAP to /natnow-out/results.tap and figures to /natnow-out/figures.txt,
+# then powers the VM off. Traffic stays inside namespaces made here, on
+# 198.18.0.0/15 and 2001:db8::/32.
+set -u
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+OUT=/natnow-out
+arg() { sed -n "s/.*nnt\.$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
+B=$(arg build)
+DIR=$(cd "$(dirname "$0")" && pwd)
+QUICK=$(arg quick)
+T=/tmp/natnow-kmod
+mkdir -p "$T"
+[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
+TAP=$OUT/results.tap
+FIG=$OUT/figures.txt
+: > "$TAP.body"
+: > "$FIG"
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $1" | tee -a "$TAP.body"; }
+notok() { n=$((n + 1)); echo "not ok $n - $1" | tee -a "$TAP.body"; shift; for l in "$@"; do echo "# $l" | tee -a "$TAP.body"; done; }
+check() { local name=$1; shift; if eval "$1"; then ok "$name"; else notok "$name" "failed: $1"; fi; }
+figure() { echo "$1: $2" | tee -a "$FIG"; }
+finish() {
+  { echo "1..$n"; cat "$TAP.body"; } > "$TAP"
+  dmesg > "$OUT/dmesg.txt"
+  sync
+  echo o > /proc/sysrq-trigger
+  sleep 10
+}
+trap finish EXIT
+
+NS="ip netns exec"
+ctl() { $NS r sh -c "printf '%s\n' \"\$1\" > /proc/net/natnow" sh "$1"; }
+stat_of() { $NS r awk -v k="$1" '$1 == k { print $2 }' /proc/net/natnow; }
+now() { date +%s%N; }
+traffic() { local ns=$1; shift; $NS "$ns" "$B/nntraffic" "$@"; }
+
+echo "== loading modules"
+modprobe -a nf_conntrack nf_conntrack_netlink nf_nat nf_tables nft_ct nft_nat nft_chain_nat nft_masq \
+  veth x_tables nft_compat xt_tcpudp iptable_mangle ip6table_mangle 2>&1 | head -5
+insmod "$B/natnow.ko" && insmod "$B/xt_NATNOW.ko"
+check "natnow.ko and xt_NATNOW.ko load into $(uname -r)" 'grep -q "^natnow " /proc/modules'
+dmesg | grep -q "module verification failed\|loading out-of-tree" && echo "(taint: unsigned out-of-tree module, expected)"
+
+topo_down() { for x in c r s1 s2; do ip netns del "$x" 2>/dev/null; done; }
+topo_up() {
+  topo_down
+  for x in c r s1 s2; do ip netns add "$x"; $NS "$x" ip link set lo up; done
+  ip link add c0 netns c type veth peer name r0 netns r
+  ip link add s10 netns s1 type veth peer name r1 netns r
+  ip link add s20 netns s2 type veth peer name r2 netns r
+  $NS c ip addr add 198.19.0.2/24 dev c0
+  $NS c ip -6 addr add 2001:db8:19::2/64 dev c0 nodad
+  $NS r ip addr add 198.19.0.1/24 dev r0
+  $NS r ip -6 addr add 2001:db8:19::1/64 dev r0 nodad
+  $NS r ip addr add 198.18.1.1/24 dev r1
+  $NS r ip -6 addr add 2001:db8:1::1/64 dev r1 nodad
+  $NS r ip addr add 198.18.2.1/24 dev r2
+  $NS s1 ip addr add 198.18.1.20/24 dev s10
+  $NS s1 ip -6 addr add 2001:db8:1::20/64 dev s10 nodad
+  $NS s2 ip addr add 198.18.2.30/24 dev s20
+  for x in c r s1 s2; do for d in $($NS "$x" ls /sys/class/net); do $NS "$x" ip link set "$d" up; done; done
+  $NS s1 ip route add default via 198.18.1.1
+  $NS s1 ip -6 route add default via 2001:db8:1::1
+  $NS s2 ip route add default via 198.18.2.1
+  $NS c ip route add 198.18.0.0/16 via 198.19.0.1
+  $NS r sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+  $NS r nft -f - <<'NFT'
+table inet t {
+  chain pre { type nat hook prerouting priority dstnat; }
+  chain post { type nat hook postrouting priority srcnat; }
+  chain fw { type filter hook forward priority filter; ct state new counter accept; }
+}
+NFT
+}
+# sequence numbers sent after a time (sorted as text, for comm), and received
+sent_after() { awk -v t="$2" '$2 > t { print $1 }' "$1" | sort; }
+got_seqs() { awk '{ print $1 }' "$1" | sort -u; }
+
+# ---------------------------------------------------------------- 1
+echo "== 1: a stuck UDP flow, a DNAT added, arm: the next packet is forwarded"
+topo_up
+traffic s1 -b 5060 -d 4 -r "$T/1.s1" &
+traffic c -b 4000 -t 198.19.0.1 -p 5060 -i 20 -d 3.5 -s "$T/1.c" &
+sleep 0.8
+$NS r nft add rule inet t pre ip daddr 198.19.0.1 udp dport 5060 dnat ip to 198.18.1.20
+t_rule=$(now)
+sleep 1
+stuck=$(awk -v t="$t_rule" '$2 > t' "$T/1.s1" | wc -l)
+renewed0=$(stat_of renewed)
+ctl "arm family=ipv4 proto=17 dport=5060"
+t_arm=$(now)
+wait
+after=$(sent_after "$T/1.c" "$t_arm" | wc -l)
+lost=$(comm -23 <(sent_after "$T/1.c" "$t_arm") <(got_seqs "$T/1.s1") | wc -l)
+first=$(awk -v t="$t_arm" '$2 > t { print $1; exit }' "$T/1.c")
+first_ok=$(got_seqs "$T/1.s1" | grep -qx "${first:-x}" && echo yes || echo no)
+figure "1 packets reaching the server in the 1 s between rule and arm (stuck)" "$stuck"
+figure "1 packets sent after the arm / lost" "$after / $lost"
+check "1 the flow is stuck before the arm (0 of ~50 packets forwarded)" '[ "$stuck" -eq 0 ]'
+check "1 the first packet after the arm reaches the server" '[ "$first_ok" = yes ]'
+check "1 no packet lost after the arm ($after sent)" '[ "$after" -gt 30 ] && [ "$lost" -eq 0 ]'
+check "1 exactly one flow renewed" '[ $(( $(stat_of renewed) - renewed0 )) -eq 1 ]'
+ctl "disarm"
+
+# ---------------------------------------------------------------- 2
+echo "== 2: each stale flow renewed once; replied flows untouched"
+topo_up
+traffic s1 -b 5070 -d 5 -r "$T/2.s1" &
+traffic s2 -b 7000 -e -d 5 &
+for p in 4001 4002 4003; do traffic c -b "$p" -t 198.19.0.1 -p 5070 -i 20 -d 4.5 & done
+traffic c -b 4010 -t 198.18.2.30 -p 7000 -i 20 -d 4.5 -r "$T/2.echo" &
+sleep 1
+$NS r nft add rule inet t pre ip daddr 198.19.0.1 udp dport 5070 dnat ip to 198.18.1.20
+id_before=$($NS r conntrack -L -p udp --orig-port-src 4010 -o id 2>/dev/null | sed -n 's/.*id=\([0-9]*\).*/\1/p')
+renewed0=$(stat_of renewed)
+ctl "arm family=ipv4 proto=17"
+sleep 1.2
+renewed1=$(( $(stat_of renewed) - renewed0 ))
+sleep 1.2
+renewed2=$(( $(stat_of renewed) - renewed0 ))
+id_after=$($NS r conntrack -L -p udp --orig-port-src 4010 -o id 2>/dev/null | sed -n 's/.*id=\([0-9]*\).*/\1/p')
+wait
+forwarded=$(awk '{ print $4 }' "$T/2.s1" | sort -u | tr '\n' ' ')
+figure "2 flows renewed after 1.2 s / after 2.4 s" "$renewed1 / $renewed2"
+check "2 the three stale flows are renewed, once each" '[ "$renewed1" -eq 3 ] && [ "$renewed2" -eq 3 ]'
+check "2 all three now reach the server (ports $forwarded)" '[ "$forwarded" = "4001 4002 4003 " ]'
+check "2 the replied flow keeps its conntrack entry (id ${id_before:-none})" '[ -n "$id_before" ] && [ "$id_before" = "$id_after" ]'
+ctl "disarm"
+
+# ---------------------------------------------------------------- 3
+echo "== 3: kill removes only matching entries and holds against the old peer"
+# "proto src dst sport dport id" of each entry (original direction), sorted
+entries() {
+  $NS r conntrack -L -o id 2>/dev/null | awk '{
+    delete f; for (i = 2; i <= NF; i++) { split($i, kv, "="); if (!(kv[1] in f)) f[kv[1]] = kv[2] }
+    print $1, f["src"], f["dst"], f["sport"], f["dport"], f["id"] }' | sort
+}
+run3() {  # $1 = hold ms; echoes "pinned_packets bystanders_ok matched"
+  local hold=$1
+  topo_up
+  $NS r nft add rule inet t post ip saddr 198.18.0.0/16 oifname r0 masquerade
+  $NS r nft add rule inet t pre ip daddr 198.19.0.1 udp dport 5060 dnat ip to 198.18.1.20
+  $NS r nft add rule inet t pre ip daddr 198.19.0.1 udp dport 5061 dnat ip to 198.18.2.30
+  # the client speaks first, then the old host starts sending on its own too
+  traffic s2 -b 5061 -e -d 2.6 &
+  traffic c -b 4000 -t 198.19.0.1 -p 5060 -i 20 -d 2.5 &
+  traffic c -b 4100 -t 198.19.0.1 -p 5061 -i 20 -d 2.5 &
+  sleep 0.3
+  traffic s1 -b 5060 -t 198.19.0.2 -p 4000 -i 20 -d 2.2 -r "$T/3.s1" &
+  sleep 0.6
+  entries | grep -v 'dport=5060' > "$T/3.before"
+  local h
+  h=$($NS r nft -a list chain inet t pre | sed -n 's/.*dport 5060 dnat.*# handle \([0-9]*\)/\1/p')
+  $NS r nft delete rule inet t pre handle "$h"
+  local k0
+  k0=$(stat_of killed)
+  ctl "kill hold=$hold family=ipv4 proto=17 dport=5060 reply-src=198.18.1.20 dnat=1"
+  local t_kill
+  t_kill=$(now)
+  sleep 0.2
+  local byst
+  byst=$(comm -23 <(grep -v ' 4000 \| 5060 ' "$T/3.before" | awk '$4 == 4100 || $5 == 4100') <(entries) | wc -l)
+  wait
+  # packets from the client that still reached the old host, 100 ms after the kill
+  local pinned
+  pinned=$(awk -v t=$((t_kill + 100000000)) '$2 > t && $3 == "198.19.0.2"' "$T/3.s1" | wc -l)
+  echo "$pinned $byst $(( $(stat_of killed) - k0 ))"
+}
+runs=$([ "$QUICK" = 1 ] && echo 5 || echo 20)
+held=0; matched_ok=0; byst_ok=0
+for i in $(seq 1 "$runs"); do
+  read -r pinned byst killed <<< "$(run3 2000)"
+  [ "$pinned" -eq 0 ] && held=$((held + 1))
+  [ "$killed" -eq 1 ] && matched_ok=$((matched_ok + 1))
+  [ "$byst" -eq 0 ] && byst_ok=$((byst_ok + 1))
+  echo "   run $i: pinned packets $pinned, killed $killed, bystander entries changed $byst"
+done
+lost=0
+for i in 1 2 3 4 5; do
+  read -r pinned byst killed <<< "$(run3 0)"
+  [ "$pinned" -gt 0 ] && lost=$((lost + 1))
+  echo "   run $i without hold: pinned packets $pinned"
+done
+figure "3 kill with hold: old peer cut off" "$held of $runs runs"
+figure "3 kill without hold (plain delete): client pinned again" "$lost of 5 runs"
+check "3 kill deletes exactly the matching entry ($matched_ok of $runs runs)" '[ "$matched_ok" -eq "$runs" ]'
+check "3 bystander entries keep their ids ($byst_ok of $runs runs)" '[ "$byst_ok" -eq "$runs" ]'
+check "3 the revoke holds while the old host keeps sending ($held of $runs runs)" '[ "$held" -eq "$runs" ]'
+
+# ---------------------------------------------------------------- 4
+echo "== 4: the NATNOW xtables target fixes the same stuck flow"
+topo_up
+export XTABLES_LIBDIR="$B:/usr/lib/x86_64-linux-gnu/xtables"
+traffic s1 -b 5060 -d 3.5 -r "$T/4.s1" &
+traffic c -b 4000 -t 198.19.0.1 -p 5060 -i 20 -d 3 -s "$T/4.c" &
+sleep 0.8
+$NS r nft add rule inet t pre ip daddr 198.19.0.1 udp dport 5060 dnat ip to 198.18.1.20
+t_rule=$(now)
+sleep 0.8
+t_before=$(now)
+$NS r iptables -t mangle -A PREROUTING -p udp --dport 5060 -j NATNOW
+iptrc=$?
+t_ipt=$(now)
+wait
+stuck=$(awk -v a="$t_rule" -v b="$t_before" '$2 > a && $2 < b' "$T/4.s1" | wc -l)
+after=$(sent_after "$T/4.c" "$t_ipt" | wc -l)
+lost=$(comm -23 <(sent_after "$T/4.c" "$t_ipt") <(got_seqs "$T/4.s1") | wc -l)
+listed=$($NS r iptables -t mangle -S PREROUTING | grep -c NATNOW)
+figure "4 packets sent after the NATNOW rule / lost" "$after / $lost"
+check "4 iptables accepts -j NATNOW and lists it" '[ "$iptrc" -eq 0 ] && [ "$listed" -eq 1 ]'
+figure "4 packets reaching the server between DNAT and the NATNOW rule (stuck)" "$stuck"
+check "4 stuck before, forwarded after the rule, none lost" '[ "$stuck" -eq 0 ] && [ "$after" -gt 30 ] && [ "$lost" -eq 0 ]'
+$NS r iptables -t mangle -F PREROUTING
+
+# ---------------------------------------------------------------- 5
+echo "== 5: 10,000 malformed command lines"
+topo_up
+ctl "arm ttl=300 family=ipv4 proto=17 dport=5060 | family=ipv6 src=2001:db8::/32"
+before=$($NS r grep -v '^bad_commands\|^gen ' /proc/net/natnow)
+bad0=$(stat_of bad_commands)
+$NS r /usr/bin/python3 "$DIR/fuzz_ctl.py" 10000 > "$T/5.out" 2>&1
+fuzzrc=$?
+after=$($NS r grep -v '^bad_commands\|^gen ' /proc/net/natnow)
+bad1=$(stat_of bad_commands)
+cat "$T/5.out"
+check "5 every malformed line is refused with EINVAL, valid ones accepted" '[ "$fuzzrc" -eq 0 ]'
+check "5 state intact (generations, scopes, counters)" '[ "$before" = "$after" ]'
+oversize=$(sed -n 's/.*oversize=\([0-9]*\).*/\1/p' "$T/5.out")
+check "5 each refusal that reaches natnow is counted (bad_commands +$((bad1 - bad0)), $oversize over a page refused by procfs)" '[ $((bad1 - bad0)) -eq $((10000 - oversize)) ]'
+check "5 writing needs privilege (uid 65534 cannot open it)" '$NS r /usr/bin/python3 "$DIR/fuzz_ctl.py" noperm'
+check "5 no oops or warning in dmesg" '! dmesg | grep -qE "BUG:|Oops|WARNING:|general protection|KASAN"'
+ctl "disarm"
+
+# ---------------------------------------------------------------- 6
+echo "== 6: rmmod with flows present, armed and held"
+topo_up
+traffic s1 -b 5060 -d 3 &
+traffic c -b 4000 -t 198.19.0.1 -p 5060 -i 20 -d 3 &
+sleep 0.5
+ctl "arm family=ipv4 proto=17"
+ctl "kill hold=30000 family=ipv4 proto=17 dport=5099"
+$NS c "$B/nntraffic" -b 4001 -t 198.19.0.1 -p 5060 -i 20 -d 0.3
+$NS r nft add rule inet t pre ip daddr 198.19.0.1 udp dport 5060 dnat ip to 198.18.1.20
+ctl "kill hold=30000 family=ipv4 proto=17 sport=4001"
+sleep 0.5
+holds=$(stat_of holds); armed=$(stat_of armed); flows=$($NS r conntrack -C)
+dmesg -c > /dev/null
+rmmod xt_NATNOW && rmmod natnow
+rmrc=$?
+wait
+warn=$(dmesg | grep -cE "BUG:|WARNING:|Oops|leak|still has" || true)
+figure "6 at rmmod: armed generations / holds / conntrack entries" "$armed / $holds / $flows"
+check "6 rmmod while armed with flows is clean (rc $rmrc, $warn warnings)" '[ "$rmrc" -eq 0 ] && [ "$warn" -eq 0 ] && [ "$armed" -ge 1 ]'
+insmod "$B/natnow.ko"
+check "6 the module loads again after rmmod" 'grep -q "^natnow " /proc/modules'
+
+# ---------------------------------------------------------------- 7
+echo "== 7: throughput, module idle vs not loaded"
+topo_up
+bench() {
+  $NS s1 iperf3 -s -D > /dev/null 2>&1
+  sleep 0.3
+  $NS c iperf3 -c 198.18.1.20 -t "$1" -J 2>/dev/null |
+    /usr/bin/python3 -c 'import json,sys; print(round(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e6, 1))'
+  $NS s1 pkill iperf3
+}
+secs=$([ "$QUICK" = 1 ] && echo 1 || echo 3)
+loaded=(); unloaded=()
+for i in 1 2 3; do
+  rmmod natnow 2>/dev/null
+  unloaded+=("$(bench "$secs")")
+  insmod "$B/natnow.ko"
+  loaded+=("$(bench "$secs")")
+done
+avg() { printf '%s\n' "$@" | awk '{ s += $1 } END { if (NR) printf "%.1f", s / NR; else print 0 }'; }
+u=$(avg "${unloaded[@]}"); l=$(avg "${loaded[@]}")
+ratio=$(awk -v a="$l" -v b="$u" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "n/a" }')
+figure "7 TCP throughput not loaded (Mbit/s, 3 runs)" "${unloaded[*]} (mean $u)"
+figure "7 TCP throughput loaded and idle (Mbit/s, 3 runs)" "${loaded[*]} (mean $l)"
+figure "7 loaded/not loaded" "$ratio"
+check "7 throughput was measured both ways" '[ "$ratio" != "n/a" ]'
+topo_down
