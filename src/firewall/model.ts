@@ -53,6 +53,18 @@ const TARGETS = [
 ] as const;
 type Target = (typeof TARGETS)[number];
 
+/** The time and mark options redirects and nat sections share, in fw4's order. */
+const SCHEDULE: Record<string, Spec> = {
+  utc_time: { parse: bool },
+  start_date: { parse: ok(parseDate) },
+  stop_date: { parse: ok(parseDate) },
+  start_time: { parse: ok(parseTime) },
+  stop_time: { parse: ok(parseTime) },
+  weekdays: { parse: ok(parseWeekdays) },
+  monthdays: { parse: str, unsupported: true },
+  mark: { parse: ok(parseMark) },
+};
+
 interface ZoneRef {
   any: boolean;
   zone: ZoneState | null;
@@ -110,6 +122,32 @@ function portMatch(p: PortValue | null | undefined): PortMatch {
   if (!p) return { pos: [], neg: [] };
   const r = { min: p.min, max: p.max };
   return p.invert ? { pos: [], neg: [r] } : { pos: [r], neg: [] };
+}
+
+type AddrList = (AddrItem & { invert: boolean })[];
+
+/** One rule as fw4's add_rule (parse_redirect, parse_nat) builds it. */
+function natRule(r: {
+  label: string; hook: NatRule["hook"]; action: NatAction; family: 0 | 4 | 6; proto: ProtoValue;
+  zone: string | null; sg: Group | null; dg: Group | null; sport: PortValue | null; dport: PortValue | null;
+  raddr: AddrList | null; rport: PortValue | null; unbounded: string | null;
+}): NatRule {
+  const to = r.raddr && r.raddr.length ? r.raddr[0] : null;
+  return {
+    label: r.label,
+    hook: r.hook,
+    action: r.action,
+    family: r.family,
+    proto: r.proto.any ? null : r.proto.name,
+    zone: r.zone,
+    src: addrMatch(r.sg),
+    dst: addrMatch(r.dg),
+    sport: portMatch(r.sport),
+    dport: portMatch(r.dport),
+    toAddr: to ? formatIp(to.addr) : null,
+    toPort: r.rport ? { min: r.rport.min, max: r.rport.max } : null,
+    unbounded: r.unbounded ?? (r.sg?.masked || r.dg?.masked ? "uses a non-contiguous mask" : null),
+  };
 }
 
 /** fw4 infer_family: the family, or fw4's conflict message. */
@@ -427,14 +465,7 @@ class Builder {
       extra: { parse: str, unsupported: true },
       limit: { parse: ok(parseLimit) },
       limit_burst: { parse: parseInt10 },
-      utc_time: { parse: bool },
-      start_date: { parse: ok(parseDate) },
-      stop_date: { parse: ok(parseDate) },
-      start_time: { parse: ok(parseTime) },
-      stop_time: { parse: ok(parseTime) },
-      weekdays: { parse: ok(parseWeekdays) },
-      monthdays: { parse: str, unsupported: true },
-      mark: { parse: ok(parseMark) },
+      ...SCHEDULE,
       reflection: { parse: bool, def: "1" },
       reflection_src: { parse: (v) => parseEnum(v, ["internal", "external"]), def: "internal" },
       reflection_zone: { parse: this.zoneRef, list: true },
@@ -498,25 +529,11 @@ class Builder {
       dport: PortValue | null, rport: PortValue | null, kind: "dnat" | "snat",
       zone: string | null, label: string,
     ) => {
-      const to = raddr && raddr.length ? raddr[0] : null;
-      let action: NatAction = kind;
-      if (kind === "dnat" && !to) action = "redirect";
-      rules.push({
-        label,
-        hook: kind === "dnat" ? "dstnat" : "srcnat",
-        action,
-        family,
-        proto: proto.any ? null : proto.name,
-        zone,
-        src: addrMatch(sg),
-        dst: addrMatch(dg),
-        sport: portMatch(sport),
-        dport: portMatch(dport),
-        toAddr: to ? formatIp(to.addr) : null,
-        toPort: rport ? { min: rport.min, max: rport.max } : null,
-        unbounded: (label === name ? unbounded : reflectionUnbounded) ??
-          (sg?.masked || dg?.masked ? "uses a non-contiguous mask" : null),
-      });
+      const action: NatAction = kind === "dnat" && !(raddr && raddr.length) ? "redirect" : kind;
+      rules.push(natRule({
+        label, hook: kind === "dnat" ? "dstnat" : "srcnat", action, family, proto, zone, sg, dg,
+        sport, dport, raddr, rport, unbounded: label === name ? unbounded : reflectionUnbounded,
+      }));
     };
 
     for (const proto of (o.proto as ProtoValue[] | undefined) ?? []) {
@@ -655,14 +672,7 @@ class Builder {
       limit: { parse: ok(parseLimit) },
       limit_burst: { parse: parseInt10 },
       connlimit_ports: { parse: bool },
-      utc_time: { parse: bool },
-      start_date: { parse: ok(parseDate) },
-      stop_date: { parse: ok(parseDate) },
-      start_time: { parse: ok(parseTime) },
-      stop_time: { parse: ok(parseTime) },
-      weekdays: { parse: ok(parseWeekdays) },
-      monthdays: { parse: str, unsupported: true },
-      mark: { parse: ok(parseMark) },
+      ...SCHEDULE,
       counter: { parse: bool, def: "1" },
       log: { parse: str },
       target: { parse: (v) => parseEnum(v, TARGETS), def: "masquerade" },
@@ -718,23 +728,11 @@ class Builder {
       const has4 = sip[4].length || dip[4].length || rip[4].length;
       const has6 = sip[6].length || dip[6].length || rip[6].length;
       if (fam === null) fam = has4 && !has6 ? 4 : has6 && !has4 ? 6 : 4;
-      const push = (f: 0 | 4 | 6, sg: Group | null, dg: Group | null, r: (AddrItem & { invert: boolean })[] | null) => {
-        const to = r && r.length ? r[0] : null;
-        rules.push({
-          label: name,
-          hook: "srcnat",
-          action: target === "snat" ? "snat" : target === "accept" ? "accept" : "masquerade",
-          family: f,
-          proto: proto.any ? null : proto.name,
-          zone,
-          src: addrMatch(sg),
-          dst: addrMatch(dg),
-          sport: portMatch(sport),
-          dport: portMatch(dport),
-          toAddr: to ? formatIp(to.addr) : null,
-          toPort: rport ? { min: rport.min, max: rport.max } : null,
-          unbounded: unbounded ?? (sg?.masked || dg?.masked ? "uses a non-contiguous mask" : null),
-        });
+      const push = (f: 0 | 4 | 6, sg: Group | null, dg: Group | null, raddr: AddrList | null) => {
+        rules.push(natRule({
+          label: name, hook: "srcnat", action: target === "snat" ? "snat" : target === "accept" ? "accept" : "masquerade",
+          family: f, proto, zone, sg, dg, sport, dport, raddr, rport, unbounded,
+        }));
       };
       if (!fam && !has4 && !has6) push(0, null, null, null);
       else {

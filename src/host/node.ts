@@ -3,8 +3,8 @@
  * imported dynamically, so the bundle never loads them under QuickJS.
  */
 
-import { utf8Encode } from "../uci/bytes.ts";
 import type { ExecOptions, ExecResult, Host, LineStream } from "./host.ts";
+import { logLine } from "./log.ts";
 
 /** Creates the Node host. */
 export async function createNodeHost(): Promise<Host> {
@@ -127,11 +127,7 @@ export async function createNodeHost(): Promise<Host> {
     },
     now: () => performance.now(),
     pid: () => process.pid,
-    log(message) {
-      const line = message.replace(/[\r\n]+/g, " ");
-      if (host.findProgram("logger") && host.exec(["logger", "-t", "natnow", "--", line]).status === 0) return;
-      host.writeStderr(utf8Encode(`natnow: ${line}\n`));
-    },
+    log: (message) => logLine(host, message),
   };
   return host;
 }

@@ -6,6 +6,7 @@
 
 import { utf8Decode, utf8Encode } from "../uci/bytes.ts";
 import type { ExecOptions, ExecResult, Host, LineStream } from "./host.ts";
+import { logLine } from "./log.ts";
 
 /** quickjs-libc FILE object (the subset natnow uses). */
 export interface QjsFile {
@@ -297,11 +298,7 @@ export function createQjsHost(): Host {
     },
     now: () => os.now(),
     pid: () => os.getpid(),
-    log(message) {
-      const line = message.replace(/[\r\n]+/g, " ");
-      if (host.findProgram("logger") && host.exec(["logger", "-t", "natnow", "--", line]).status === 0) return;
-      host.writeStderr(utf8Encode(`natnow: ${line}\n`));
-    },
+    log: (message) => logLine(host, message),
   };
   return host;
 }

@@ -79,14 +79,21 @@ NFT
 sent_after() { awk -v t="$2" '$2 > t { print $1 }' "$1" | sort; }
 got_seqs() { awk '{ print $1 }' "$1" | sort -u; }
 
+# A client streams UDP every 20 ms to the router's 198.19.0.1:5060 (where
+# nothing listens: the entry is confirmed, never replied), then a DNAT to s1
+# is added; t_rule is when. Logs: $T/N.c (sent) and $T/N.s1 (received).
+stuck_stream() {  # $1 = test number, $2 = seconds the client sends
+  topo_up
+  traffic s1 -b 5060 -d "$(awk -v d="$2" 'BEGIN { print d + 0.5 }')" -r "$T/$1.s1" &
+  traffic c -b 4000 -t 198.19.0.1 -p 5060 -i 20 -d "$2" -s "$T/$1.c" &
+  sleep 0.8
+  $NS r nft add rule inet t pre ip daddr 198.19.0.1 udp dport 5060 dnat ip to 198.18.1.20
+  t_rule=$(now)
+}
+
 # ---------------------------------------------------------------- 1
 echo "== 1: a stuck UDP flow, a DNAT added, arm: the next packet is forwarded"
-topo_up
-traffic s1 -b 5060 -d 4 -r "$T/1.s1" &
-traffic c -b 4000 -t 198.19.0.1 -p 5060 -i 20 -d 3.5 -s "$T/1.c" &
-sleep 0.8
-$NS r nft add rule inet t pre ip daddr 198.19.0.1 udp dport 5060 dnat ip to 198.18.1.20
-t_rule=$(now)
+stuck_stream 1 3.5
 sleep 1
 stuck=$(awk -v t="$t_rule" '$2 > t' "$T/1.s1" | wc -l)
 renewed0=$(stat_of renewed)
@@ -192,13 +199,8 @@ check "3 the revoke holds while the old host keeps sending ($held of $runs runs)
 
 # ---------------------------------------------------------------- 4
 echo "== 4: the NATNOW xtables target fixes the same stuck flow"
-topo_up
 export XTABLES_LIBDIR="$B:/usr/lib/x86_64-linux-gnu/xtables"
-traffic s1 -b 5060 -d 3.5 -r "$T/4.s1" &
-traffic c -b 4000 -t 198.19.0.1 -p 5060 -i 20 -d 3 -s "$T/4.c" &
-sleep 0.8
-$NS r nft add rule inet t pre ip daddr 198.19.0.1 udp dport 5060 dnat ip to 198.18.1.20
-t_rule=$(now)
+stuck_stream 4 3
 sleep 0.8
 t_before=$(now)
 $NS r iptables -t mangle -A PREROUTING -p udp --dport 5060 -j NATNOW
