@@ -8,7 +8,7 @@
 import { binaryToText } from "../uci/bytes.ts";
 import type { UciPackage, UciSection } from "../uci/types.ts";
 import {
-  type Family, formatIp, formatPrefix, hostPrefix, maskBytes, parseIp, prefix, prefixContains,
+  type Family, formatIp, formatPrefix, hostPrefix, maskBytes, prefix, prefixContains,
   rangeToPrefixes,
 } from "../net/ip.ts";
 import type { Facts } from "./facts.ts";
@@ -763,6 +763,3 @@ function ensureTcpUdp(x: ProtoValue[]): boolean {
 export function buildModel(pkg: UciPackage, facts: Facts): NatModel {
   return new Builder(pkg, facts).build();
 }
-
-/** Parses an address for the model's callers (re-exported for convenience). */
-export { parseIp };
