@@ -90,9 +90,12 @@ static int natnow_parse_prefix(struct natnow_parse *p, const char *s, u8 family,
 		out->mask.ip = len ? htonl(~0U << (32 - len)) : 0;
 		out->addr.ip &= out->mask.ip;
 	} else {
-		ipv6_addr_prefix(&out->mask.in6, &(struct in6_addr){ .s6_addr32 = {
-					~0U, ~0U, ~0U, ~0U } }, len);
-		ipv6_addr_prefix(&out->addr.in6, &out->addr.in6, len);
+		/* ipv6_addr_prefix() clears its destination first: never in place */
+		struct in6_addr all = { .s6_addr32 = { ~0U, ~0U, ~0U, ~0U } };
+		struct in6_addr a = out->addr.in6;
+
+		ipv6_addr_prefix(&out->mask.in6, &all, len);
+		ipv6_addr_prefix(&out->addr.in6, &a, len);
 	}
 	return 0;
 }
