@@ -151,18 +151,24 @@ entries() {
     delete f; for (i = 2; i <= NF; i++) { split($i, kv, "="); if (!(kv[1] in f)) f[kv[1]] = kv[2] }
     print $1, f["src"], f["dst"], f["sport"], f["dport"], f["id"] }' | sort
 }
-run3() {  # $1 = hold ms; echoes "pinned_packets bystanders_ok matched"
-  local hold=$1
+run3() {  # $1 = hold ms, $2 = "reject" for a wan input that rejects new entries (like fw4's)
+  local hold=$1 secs=2.5
   topo_up
+  if [ "${2:-}" = reject ]; then
+    secs=5
+    $NS r nft add chain inet t in '{ type filter hook input priority filter; policy accept; }'
+    $NS r nft add rule inet t in ct state established,related accept
+    $NS r nft add rule inet t in iifname r0 ct state new reject
+  fi
   $NS r nft add rule inet t post ip saddr 198.18.0.0/16 oifname r0 masquerade
   $NS r nft add rule inet t pre ip daddr 198.19.0.1 udp dport 5060 dnat ip to 198.18.1.20
   $NS r nft add rule inet t pre ip daddr 198.19.0.1 udp dport 5061 dnat ip to 198.18.2.30
   # the client speaks first, then the old host starts sending on its own too
-  traffic s2 -b 5061 -e -d 2.6 &
-  traffic c -b 4000 -t 198.19.0.1 -p 5060 -i 20 -d 2.5 &
-  traffic c -b 4100 -t 198.19.0.1 -p 5061 -i 20 -d 2.5 &
+  traffic s2 -b 5061 -e -d "$secs" &
+  traffic c -b 4000 -t 198.19.0.1 -p 5060 -i 20 -d "$secs" &
+  traffic c -b 4100 -t 198.19.0.1 -p 5061 -i 20 -d "$secs" &
   sleep 0.3
-  traffic s1 -b 5060 -t 198.19.0.2 -p 4000 -i 20 -d 2.2 -r "$T/3.s1" &
+  traffic s1 -b 5060 -t 198.19.0.2 -p 4000 -i 20 -d "$(awk -v d="$secs" 'BEGIN { print d - 0.3 }')" -r "$T/3.s1" &
   sleep 0.6
   entries | grep -v 'dport=5060' > "$T/3.before"
   local h
@@ -197,7 +203,15 @@ for i in 1 2 3 4 5; do
   [ "$pinned" -gt 0 ] && lost=$((lost + 1))
   echo "   run $i without hold: pinned packets $pinned"
 done
+rejheld=0
+for i in 1 2 3 4 5; do
+  read -r pinned byst killed <<< "$(run3 1000 reject)"
+  [ "$pinned" -eq 0 ] && [ "$killed" -eq 1 ] && rejheld=$((rejheld + 1))
+  echo "   run $i behind a rejecting wan input (hold 1 s, watched 3.5 s): pinned packets $pinned"
+done
 figure "3 kill with hold: old peer cut off" "$held of $runs runs"
+figure "3 behind a rejecting wan input, still cut off 3.5 s after a 1 s hold" "$rejheld of 5 runs"
+check "3 the hold lasts while the client keeps sending behind a rejecting wan input ($rejheld of 5 runs)" '[ "$rejheld" -eq 5 ]'
 figure "3 kill without hold (plain delete): client pinned again" "$lost of 5 runs"
 check "3 kill deletes exactly the matching entry ($matched_ok of $runs runs)" '[ "$matched_ok" -eq "$runs" ]'
 check "3 bystander entries keep their ids ($byst_ok of $runs runs)" '[ "$byst_ok" -eq "$runs" ]'

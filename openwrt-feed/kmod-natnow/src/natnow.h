@@ -87,8 +87,10 @@ struct natnow_state {
 
 /*
  * A killed flow's tuples: a new entry whose original tuple is the killed
- * reply tuple is refused until the hold expires, or until the killed flow's
- * own original tuple shows up again (its client decided the new binding).
+ * reply tuple is refused until the hold expires. Each new entry of the
+ * killed flow's own original tuple (its client still sending) extends it:
+ * when the router rejects the client's packets (fw4's wan input), the
+ * client's entries are never confirmed and cannot claim the tuple back.
  */
 struct natnow_hold {
 	struct hlist_node by_reply;
@@ -96,6 +98,7 @@ struct natnow_hold {
 	struct nf_conntrack_tuple orig;
 	struct nf_conntrack_tuple reply;
 	u16 zone;
+	unsigned long period;		/* jiffies */
 	unsigned long expires;
 };
 

@@ -85,10 +85,11 @@ static unsigned int natnow_check_hold(struct natnow_net *nn, struct nf_conn *ct)
 		}
 	}
 	if (!drop) {
-		/* the revoked flow's client spoke first: its binding stands */
-		hash_for_each_possible_safe(nn->holds_orig, h, tmp, by_orig, key) {
-			if (h->zone == zone && nf_ct_tuple_equal(&h->orig, t))
-				natnow_hold_free(nn, h);
+		/* the revoked flow's client is still sending: keep holding */
+		hash_for_each_possible(nn->holds_orig, h, by_orig, key) {
+			if (h->zone == zone && nf_ct_tuple_equal(&h->orig, t) &&
+			    time_before(jiffies, h->expires))
+				h->expires = jiffies + h->period;
 		}
 	}
 	spin_unlock_bh(&nn->hold_lock);
@@ -410,13 +411,13 @@ struct natnow_kill_ctx {
 	const struct natnow_sel *sel;
 	const struct natnow_sel *except;
 	unsigned int nexcept;
-	unsigned long hold_until;
+	unsigned long hold_period;
 	bool hold;
 	long matched;
 };
 
 static void natnow_hold_add(struct natnow_net *nn, const struct nf_conn *ct,
-			    unsigned long until)
+			    unsigned long period)
 {
 	struct natnow_hold *h;
 
@@ -428,7 +429,8 @@ static void natnow_hold_add(struct natnow_net *nn, const struct nf_conn *ct,
 	h->orig = ct->tuplehash[IP_CT_DIR_ORIGINAL].tuple;
 	h->reply = ct->tuplehash[IP_CT_DIR_REPLY].tuple;
 	h->zone = nf_ct_zone_id(nf_ct_zone(ct), IP_CT_DIR_ORIGINAL);
-	h->expires = until;
+	h->period = period;
+	h->expires = jiffies + period;
 	spin_lock_bh(&nn->hold_lock);
 	hash_add(nn->holds_reply, &h->by_reply, natnow_tuple_hash(&h->reply));
 	hash_add(nn->holds_orig, &h->by_orig, natnow_tuple_hash(&h->orig));
@@ -447,7 +449,7 @@ static int natnow_kill_iter(struct nf_conn *ct, void *data)
 		if (natnow_sel_match(&k->except[i], ct))
 			return 0;
 	if (k->hold)
-		natnow_hold_add(k->nn, ct, k->hold_until);
+		natnow_hold_add(k->nn, ct, k->hold_period);
 	k->matched++;
 	return 1;
 }
@@ -462,7 +464,7 @@ long natnow_kill(struct natnow_net *nn, const struct natnow_sel *sel,
 		.except		= except,
 		.nexcept	= nexcept,
 		.hold		= hold_ms > 0,
-		.hold_until	= jiffies + msecs_to_jiffies(hold_ms),
+		.hold_period	= msecs_to_jiffies(hold_ms),
 	};
 
 	mutex_lock(&nn->lock);
