@@ -234,16 +234,16 @@ class Builder {
     const rv: Record<string, unknown> = {};
     for (const [key, sp] of Object.entries(spec)) {
       let res: unknown;
-      const given = raw[key];
-      if (sp.list) {
-        let val: string | string[] | undefined = given;
-        if (val === undefined) {
-          if (sp.required) {
-            this.warn(s, raw, `option '${key}' is mandatory but not set`);
-            return false;
-          }
-          val = sp.def;
+      // parse_opt and parse_list alike: a missing option is mandatory or defaulted
+      let val: string | string[] | undefined = raw[key];
+      if (val === undefined) {
+        if (sp.required) {
+          this.warn(s, raw, `option '${key}' is mandatory but not set`);
+          return false;
         }
+        val = sp.def;
+      }
+      if (sp.list) {
         const out: unknown[] = [];
         for (const item of toArray(val)) {
           const r = sp.parse(item);
@@ -256,14 +256,6 @@ class Builder {
         }
         res = out.length ? out : null;
       } else {
-        let val: string | string[] | undefined = given;
-        if (val === undefined) {
-          if (sp.required) {
-            this.warn(s, raw, `option '${key}' is mandatory but not set`);
-            return false;
-          }
-          val = sp.def;
-        }
         if (Array.isArray(val)) {
           this.warn(s, raw, `option '${key}' must not be a list`);
           return false;

@@ -77,6 +77,13 @@ describe("fw4 skip rules and warnings", () => {
   ])("%s: %s", (name, reason) => {
     expect(m.skipped.find((s) => s.name === name)?.reason).toBe(reason);
   });
+  it("a zone without its mandatory name is skipped", () => {
+    const z = modelOf("config zone\n\toption input 'ACCEPT'\n");
+    expect(z.warnings).toEqual([
+      "Section @zone[0] option 'name' is mandatory but not set",
+      "Section @zone[0] skipped due to invalid options",
+    ]);
+  });
   it("says why in fw4's words", () => {
     expect(m.warnings).toContain("Section @redirect[0] (bad-port) option 'src_dport' specifies invalid value '80x'");
     expect(m.warnings).toContain("Section @redirect[2] (unknown-zone) option 'src' specifies invalid value 'dmz'");
