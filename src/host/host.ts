@@ -33,6 +33,13 @@ export interface Host {
   readFile(path: string): Uint8Array | null;
   /** Writes a file atomically (temporary file, then rename); throws on failure. */
   writeFileAtomic(path: string, data: Uint8Array): void;
+  /**
+   * Writes each chunk with a single write() to an existing file opened
+   * write-only, without truncating or creating it: one command per write to
+   * a control file such as /proc/net/natnow. Returns null, or what failed
+   * (`'/proc/net/natnow': EINVAL`).
+   */
+  writeControl(path: string, chunks: readonly string[]): string | null;
   /** Removes a file; missing is fine. */
   removeFile(path: string): void;
   /** Creates a directory and its parents; existing is fine. */
@@ -56,6 +63,8 @@ export interface Host {
   clearTimeout(id: number): void;
   /** Milliseconds from an arbitrary fixed point (monotonic where the platform allows). */
   now(): number;
+  /** Wall-clock time in milliseconds since the epoch (for records, never for intervals). */
+  time(): number;
   /** The process id. */
   pid(): number;
   /**

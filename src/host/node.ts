@@ -49,6 +49,22 @@ export async function createNodeHost(): Promise<Host> {
       fs.writeFileSync(tmp, data, { mode: 0o644 });
       fs.renameSync(tmp, p);
     },
+    writeControl(p, chunks) {
+      let fd: number;
+      try {
+        fd = fs.openSync(p, fs.constants.O_WRONLY);
+      } catch (e) {
+        return `'${p}': ${(e as NodeJS.ErrnoException).code ?? String(e)}`;
+      }
+      try {
+        for (const c of chunks) fs.writeSync(fd, Buffer.from(c, "utf8"));
+        return null;
+      } catch (e) {
+        return `'${p}': ${(e as NodeJS.ErrnoException).code ?? String(e)}`;
+      } finally {
+        fs.closeSync(fd);
+      }
+    },
     removeFile(p) {
       fs.rmSync(p, { force: true });
     },
@@ -125,6 +141,7 @@ export async function createNodeHost(): Promise<Host> {
       if (t) clearTimeout(t);
       timers.delete(id);
     },
+    time: () => Date.now(),
     now: () => performance.now(),
     pid: () => process.pid,
     log: (message) => logLine(host, message),

@@ -77,6 +77,17 @@ function toBuffer(data: Uint8Array): ArrayBuffer {
   return ab;
 }
 
+/** errno names for the failures a control-file write reports (Linux numbers). */
+const ERRNO_NAMES: Record<number, string> = {
+  1: "EPERM", 2: "ENOENT", 7: "E2BIG", 12: "ENOMEM", 13: "EACCES", 16: "EBUSY", 17: "EEXIST",
+  21: "EISDIR", 22: "EINVAL", 28: "ENOSPC", 30: "EROFS", 95: "EOPNOTSUPP",
+};
+
+/** An errno as Node names it (`EINVAL`), for identical messages on both hosts. */
+function errnoName(n: number): string {
+  return ERRNO_NAMES[n] ?? `errno ${n}`;
+}
+
 /** Decodes a raw wait status (waitpid) like qjs's os.exec does. */
 function exitStatus(status: number): number {
   if ((status & 0x7f) === 0) return (status >> 8) & 0xff;
@@ -157,6 +168,20 @@ export function createQjsHost(): Host {
       if (r !== 0) {
         os.remove(tmp);
         throw new Error(`cannot rename '${tmp}' to '${path}': error ${-r}`);
+      }
+    },
+    writeControl(path, chunks) {
+      const fd = os.open(path, os.O_WRONLY);
+      if (fd < 0) return `'${path}': ${errnoName(-fd)}`;
+      try {
+        for (const c of chunks) {
+          const data = utf8Encode(c);
+          const n = os.write(fd, toBuffer(data), 0, data.length);
+          if (n < 0) return `'${path}': ${errnoName(-n)}`;
+        }
+        return null;
+      } finally {
+        os.close(fd);
       }
     },
     removeFile(path) {
@@ -296,6 +321,7 @@ export function createQjsHost(): Host {
       if (h !== undefined) os.clearTimeout(h);
       timers.delete(id);
     },
+    time: () => Date.now(),
     now: () => os.now(),
     pid: () => os.getpid(),
     log: (message) => logLine(host, message),

@@ -60,6 +60,21 @@ export const contractCases: ContractCase[] = [
     expect: "x",
   },
   {
+    name: "writeControl writes each chunk in place, neither truncating nor creating",
+    run: (h, d) => {
+      h.writeFileAtomic(`${d}/ctl`, utf8Encode("xxxxxxxx"));
+      const r = h.writeControl(`${d}/ctl`, ["ab", "cd"]);
+      const missing = h.writeControl(`${d}/none`, ["x"]);
+      return [r, utf8Decode(h.readFile(`${d}/ctl`) ?? new Uint8Array()), (missing ?? "").replace(d, "D"), h.readFile(`${d}/none`)];
+    },
+    expect: [null, "abcdxxxx", "'D/none': ENOENT", null],
+  },
+  {
+    name: "writeControl reports a refused write by its errno name",
+    run: (h) => h.writeControl("/dev/full", ["f\n"]),
+    expect: "'/dev/full': ENOSPC",
+  },
+  {
     name: "removeFile removes; missing is fine",
     run: (h, d) => {
       h.writeFileAtomic(`${d}/r`, utf8Encode("r"));
@@ -137,6 +152,7 @@ export const contractCases: ContractCase[] = [
       }),
     expect: true,
   },
+  { name: "time is the wall clock in milliseconds", run: (h) => Math.abs(h.time() - Date.now()) < 5000 && h.time() > 1.7e12, expect: true },
   { name: "getenv reads the environment", run: (h) => [h.getenv("NATNOW_CONTRACT_ENV"), h.getenv("NATNOW_NO_SUCH_VAR")], expect: ["xyz", null] },
   { name: "args are the arguments after the script", run: (h) => h.args(), expect: ["contract", "--flag"] },
   { name: "pid is a process id", run: (h) => h.pid() > 1, expect: true },
