@@ -1,0 +1,40 @@
+/** Carries out a plan with one backend. */
+
+import type { Host } from "../host/host.ts";
+import type { Policy } from "../plan/policy.ts";
+import type { Selector } from "../plan/selector.ts";
+import { applyConntrack } from "./conntrack.ts";
+import { applyKmod } from "./kmod.ts";
+import { applyProcfs } from "./procfs.ts";
+import { type BackendName, type BackendResult } from "./result.ts";
+
+/** How long (ms) the conntrack backend holds a revoked flow's old peer off. */
+export const HOLD_MS = 2000;
+
+/** How long (s) a revoked forward's tombstone keeps the client's tuple. */
+export const TOMBSTONE_S = 30;
+
+/** What a backend needs besides the selectors. */
+export interface ApplyContext {
+  policy: Policy;
+  /** The router's own addresses (procfs never deletes by them). */
+  routerAddresses: readonly string[];
+  dryRun: boolean;
+  /** Kernel file paths, for tests. */
+  paths?: { kmod?: string; procfs?: string };
+}
+
+/** Runs the selectors with the named backend. */
+export function applyWith(host: Host, backend: BackendName, selectors: readonly Selector[], ctx: ApplyContext): BackendResult {
+  switch (backend) {
+    case "kmod":
+      return applyKmod(host, selectors, { ttl: ctx.policy.kmodTtl, dryRun: ctx.dryRun, path: ctx.paths?.kmod });
+    case "conntrack":
+      return applyConntrack(host, selectors, { holdMs: HOLD_MS, tombstoneSeconds: TOMBSTONE_S, dryRun: ctx.dryRun });
+    case "procfs":
+      return applyProcfs(host, selectors, {
+        collateral: ctx.policy.procfsCollateral, routerAddresses: ctx.routerAddresses, dryRun: ctx.dryRun,
+        path: ctx.paths?.procfs,
+      });
+  }
+}

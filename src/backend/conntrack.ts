@@ -1,0 +1,330 @@
+/**
+ * The conntrack-tools backend.
+ *
+ * 1. Dump each family the plan concerns (`conntrack -L -o extended,id`,
+ *    narrowed in the kernel by protocol and port when every selector shares
+ *    them) and choose flows with the planner's own matcher.
+ * 2. Hold the reply tuples of flows about to be revoked in an nft set, so
+ *    the old peer cannot re-create a reversed entry that pins the client.
+ * 3. Delete the chosen flows in as few `conntrack -D` runs as the dump
+ *    allows. conntrack-tools 1.4.7 has no batch mode and every `-D` walks
+ *    the whole table (≈2 s at 1M entries), so one process per flow does not
+ *    scale: flows are grouped under the coarsest `-D` filter that the dump
+ *    shows matches only chosen flows, down to the full tuple.
+ * 4. Read what each `-D` printed: chosen flows it did not list were already
+ *    gone; anything it listed that was not chosen (an entry created after
+ *    the dump) is counted as collateral.
+ * 5. Leave a tombstone for revoked forwards that no added rule takes over.
+ */
+
+import { type Flow, flowMatches, selectorMatches } from "../conntrack/flow.ts";
+import { parseTable } from "../conntrack/parse.ts";
+import type { Host } from "../host/host.ts";
+import { formatIp } from "../net/ip.ts";
+import { ANY_ADDR, ANY_PORT, PORT_PROTOS, protoName, type Selector } from "../plan/selector.ts";
+import { type BackendResult, emptyResult } from "./result.ts";
+
+/** A flow chosen for an action. */
+export interface Chosen {
+  flow: Flow;
+  selector: Selector;
+}
+
+/** The first selector (in plan order) that takes each flow. */
+export function choose(flows: readonly Flow[], selectors: readonly Selector[]): Chosen[] {
+  const out: Chosen[] = [];
+  for (const flow of flows) {
+    const selector = selectors.find((s) => selectorMatches(s, flow));
+    if (selector) out.push({ flow, selector });
+  }
+  return out;
+}
+
+/** A tuple field conntrack-tools can filter on, with its option. */
+const FIELDS = {
+  "dst": "-d",
+  "dport": "--dport",
+  "reply-src": "-r",
+  "reply-sport": "--reply-port-src",
+  "src": "-s",
+  "sport": "--sport",
+  "reply-dst": "-q",
+  "reply-dport": "--reply-port-dst",
+} as const;
+
+/** A conntrack-tools filter field. */
+export type FilterField = keyof typeof FIELDS;
+
+/** The fields of each grouping level, coarse to fine: the service side, then the client, then all. */
+export const LEVELS: readonly (readonly FilterField[])[] = [
+  ["dst", "dport", "reply-src", "reply-sport"],
+  ["dst", "dport", "reply-src", "reply-sport", "src"],
+  ["dst", "dport", "reply-src", "reply-sport", "src", "sport", "reply-dst", "reply-dport"],
+];
+
+/** A `conntrack -D` filter: family, protocol, zone and single values for some tuple fields. */
+export interface CtFilter {
+  family: 4 | 6;
+  proto: number;
+  zone: number;
+  values: Partial<Record<FilterField, string>>;
+}
+
+function fieldValue(f: Flow, k: FilterField): string | null {
+  switch (k) {
+    case "src":
+      return formatIp(f.orig.src);
+    case "dst":
+      return formatIp(f.orig.dst);
+    case "reply-src":
+      return formatIp(f.reply.src);
+    case "reply-dst":
+      return formatIp(f.reply.dst);
+    case "sport":
+      return f.orig.sport === null ? null : String(f.orig.sport);
+    case "dport":
+      return f.orig.dport === null ? null : String(f.orig.dport);
+    case "reply-sport":
+      return f.reply.sport === null ? null : String(f.reply.sport);
+    case "reply-dport":
+      return f.reply.dport === null ? null : String(f.reply.dport);
+  }
+}
+
+/** The filter of one grouping level that a flow falls under. */
+export function filterFor(f: Flow, fields: readonly FilterField[]): CtFilter {
+  const values: Partial<Record<FilterField, string>> = {};
+  const ports = PORT_PROTOS.indexOf(f.proto) >= 0;
+  for (const k of fields) {
+    if (!ports && k.endsWith("port")) continue;
+    const v = fieldValue(f, k);
+    if (v !== null) values[k] = v;
+  }
+  return { family: f.family, proto: f.proto, zone: f.zone, values };
+}
+
+/** A filter as a map key. */
+export function filterKey(c: CtFilter): string {
+  const parts = [`${c.family}/${c.proto}/${c.zone}`];
+  for (const k of Object.keys(FIELDS) as FilterField[]) if (c.values[k] !== undefined) parts.push(`${k}=${c.values[k]}`);
+  return parts.join(" ");
+}
+
+/** `conntrack -D` arguments for a filter. */
+export function deleteArgs(c: CtFilter): string[] {
+  const args = ["conntrack", "-D", "-f", `ipv${c.family}`, "-p", String(c.proto)];
+  for (const k of Object.keys(FIELDS) as FilterField[]) {
+    const v = c.values[k];
+    if (v !== undefined) args.push(FIELDS[k], v);
+  }
+  args.push("-w", String(c.zone), "-o", "extended,id");
+  return args;
+}
+
+/** A flow's identity in the table: its original tuple and zone. */
+export function flowKey(f: Flow): string {
+  return `${f.family}/${f.proto}/${f.zone} ${formatIp(f.orig.src)}:${f.orig.sport} ${formatIp(f.orig.dst)}:${f.orig.dport}`;
+}
+
+/** A set of chosen flows deleted by one `conntrack -D`. */
+export interface DeleteGroup {
+  filter: CtFilter;
+  flows: Flow[];
+}
+
+/**
+ * Groups the chosen flows under the coarsest filter level whose key no
+ * unchosen flow of the dump shares; what no level separates is deleted by
+ * its full tuple (a tuple is unique in its zone).
+ */
+export function deleteGroups(flows: readonly Flow[], chosen: ReadonlySet<Flow>): DeleteGroup[] {
+  const groups: DeleteGroup[] = [];
+  let left = flows.filter((f) => chosen.has(f));
+  for (let level = 0; level < LEVELS.length && left.length; level++) {
+    const fields = LEVELS[level];
+    const last = level === LEVELS.length - 1;
+    const byKey = new Map<string, DeleteGroup>();
+    for (const f of left) {
+      const filter = filterFor(f, fields);
+      const k = filterKey(filter);
+      const g = byKey.get(k);
+      if (g) g.flows.push(f);
+      else byKey.set(k, { filter, flows: [f] });
+    }
+    if (!last) {
+      const protos = new Set(left.map((f) => `${f.family}/${f.proto}`));
+      for (const f of flows) {
+        if (chosen.has(f) || !protos.has(`${f.family}/${f.proto}`)) continue;
+        byKey.delete(filterKey(filterFor(f, fields)));
+      }
+    }
+    const done = new Set<Flow>();
+    for (const g of byKey.values()) {
+      groups.push(g);
+      for (const f of g.flows) done.add(f);
+    }
+    left = left.filter((f) => !done.has(f));
+  }
+  return groups;
+}
+
+/**
+ * `conntrack -L` arguments for one family, narrowed by protocol and
+ * destination port when every selector of that family names the same one.
+ */
+export function listArgs(family: 4 | 6, selectors: readonly Selector[]): string[] {
+  const args = ["conntrack", "-L", "-f", `ipv${family}`, "-o", "extended,id"];
+  const mine = selectors.filter((s) => s.family === family);
+  const proto = mine[0]?.proto ?? null;
+  if (proto === null || !mine.every((s) => s.proto === proto)) return args;
+  args.push("-p", String(proto));
+  const port = (s: Selector) => {
+    const m = s.origDport;
+    return m.pos.length === 1 && m.pos[0].min === m.pos[0].max ? m.pos[0].min : null;
+  };
+  const p = port(mine[0]);
+  if (p !== null && PORT_PROTOS.indexOf(proto) >= 0 && mine.every((s) => port(s) === p)) args.push("--dport", String(p));
+  return args;
+}
+
+/** The nft table that holds the reply tuples of revoked flows for a while. */
+export const HOLD_TABLE = "natnow_hold";
+
+/**
+ * An nft script that refuses, for `holdMs`, new entries whose original
+ * tuple is a revoked flow's reply tuple (the reversed entry the old peer
+ * would create). Only flows with ports can be held this way.
+ */
+export function holdScript(flows: readonly Flow[], holdMs: number): string | null {
+  const el = { 4: [] as string[], 6: [] as string[] };
+  for (const f of flows) {
+    if (f.reply.sport === null || f.reply.dport === null || PORT_PROTOS.indexOf(f.proto) < 0) continue;
+    el[f.family].push(
+      `${protoName(f.proto)} . ${formatIp(f.reply.src)} . ${f.reply.sport} . ${formatIp(f.reply.dst)} . ${f.reply.dport} timeout ${holdMs}ms`,
+    );
+  }
+  if (!el[4].length && !el[6].length) return null;
+  const lines = [
+    `table inet ${HOLD_TABLE} {`,
+    "  set h4 { type inet_proto . ipv4_addr . inet_service . ipv4_addr . inet_service; flags timeout; }",
+    "  set h6 { type inet_proto . ipv6_addr . inet_service . ipv6_addr . inet_service; flags timeout; }",
+    "  chain pre { type filter hook prerouting priority -150; policy accept; }",
+    "  chain out { type filter hook output priority -150; policy accept; }",
+    "}",
+    `flush chain inet ${HOLD_TABLE} pre`,
+    `flush chain inet ${HOLD_TABLE} out`,
+  ];
+  for (const c of ["pre", "out"]) {
+    lines.push(`add rule inet ${HOLD_TABLE} ${c} ct state new meta l4proto . ip saddr . th sport . ip daddr . th dport @h4 counter drop`);
+    lines.push(`add rule inet ${HOLD_TABLE} ${c} ct state new meta l4proto . ip6 saddr . th sport . ip6 daddr . th dport @h6 counter drop`);
+  }
+  if (el[4].length) lines.push(`add element inet ${HOLD_TABLE} h4 { ${el[4].join(", ")} }`);
+  if (el[6].length) lines.push(`add element inet ${HOLD_TABLE} h6 { ${el[6].join(", ")} }`);
+  return lines.join("\n") + "\n";
+}
+
+/**
+ * Whether a revoked flow's client would get a translation again from an
+ * added rule (a renew selector's original-direction fields). If not, the
+ * forward is gone: a tombstone keeps the client's tuple, because behind
+ * fw4's rejecting input the client's own new entries never get confirmed.
+ */
+export function needsTombstone(f: Flow, selectors: readonly Selector[]): boolean {
+  const asNew = { ...f, replied: false, dnat: false, snat: false };
+  return !selectors.some((s) =>
+    s.action === "renew" &&
+    flowMatches({
+      ...s, replySrc: ANY_ADDR, replyDst: ANY_ADDR, replySport: ANY_PORT, replyDport: ANY_PORT,
+      dnat: null, snat: null, replied: null,
+    }, asNew)
+  );
+}
+
+/** `conntrack -I` arguments for a tombstone: the client's tuple, untranslated, seen replied. */
+export function tombstoneArgs(f: Flow, seconds: number): string[] {
+  // conntrack 1.4.7 refuses -f with -I: the family comes from the addresses
+  const args = ["conntrack", "-I", "-p", String(f.proto), "-s", formatIp(f.orig.src), "-d", formatIp(f.orig.dst)];
+  if (f.orig.sport !== null && f.orig.dport !== null && PORT_PROTOS.indexOf(f.proto) >= 0) {
+    args.push("--sport", String(f.orig.sport), "--dport", String(f.orig.dport));
+  }
+  if (f.zone) args.push("-w", String(f.zone));
+  return [...args, "-t", String(seconds), "-u", "SEEN_REPLY"];
+}
+
+/** How the conntrack backend runs. */
+export interface ConntrackOptions {
+  /** Milliseconds revoked flows' reply tuples are held (0: no hold). */
+  holdMs: number;
+  /** Seconds a revoked forward's tombstone lasts (0: none). */
+  tombstoneSeconds: number;
+  /** Only report what would be done. */
+  dryRun?: boolean;
+}
+
+/** Runs the selectors against the live table with conntrack-tools. */
+export function applyConntrack(host: Host, selectors: readonly Selector[], opts: ConntrackOptions): BackendResult {
+  const result = emptyResult("conntrack");
+  if (!selectors.length) return result;
+  if (!host.findProgram("conntrack")) {
+    result.errors.push("conntrack-tools is not installed (the conntrack command is missing)");
+    return result;
+  }
+  const flows: Flow[] = [];
+  for (const fam of [4, 6] as const) {
+    if (!selectors.some((s) => s.family === fam)) continue;
+    const argv = listArgs(fam, selectors);
+    const r = host.exec(argv);
+    if (r.status !== 0) {
+      result.errors.push(`${argv.join(" ")} failed (status ${r.status}): ${r.stderr.trim()}`);
+      return result;
+    }
+    const t = parseTable(r.stdout);
+    flows.push(...t.flows);
+    for (const p of t.problems.slice(0, 5)) result.errors.push(`conntrack -L line ${p.line} unread: ${p.reason}`);
+  }
+  const chosen = choose(flows, selectors);
+  result.matched = chosen.length;
+  if (opts.dryRun || !chosen.length) return result;
+
+  const action = new Map(chosen.map((c) => [flowKey(c.flow), c]));
+  const revokes = chosen.filter((c) => c.selector.action === "revoke").map((c) => c.flow);
+  if (revokes.length && opts.holdMs > 0) {
+    const script = holdScript(revokes, opts.holdMs);
+    if (script && host.findProgram("nft")) {
+      const r = host.exec(["nft", "-f", "-"], { input: script });
+      if (r.status !== 0) result.errors.push(`nft hold failed: ${r.stderr.trim()}`);
+    } else if (script) {
+      result.errors.push("nft is missing: revoked flows are not held against their old peer");
+    }
+  }
+
+  const deleted = new Set<string>();
+  for (const g of deleteGroups(flows, new Set(chosen.map((c) => c.flow)))) {
+    const r = host.exec(deleteArgs(g.filter));
+    if (r.status !== 0 && !/\b0 flow entries have been deleted/.test(r.stderr)) {
+      result.failed += g.flows.length;
+      if (result.errors.length < 20) result.errors.push(`conntrack -D failed (status ${r.status}): ${r.stderr.trim()}`);
+      for (const f of g.flows) deleted.add(flowKey(f)); // not gone: failed
+      continue;
+    }
+    for (const f of parseTable(r.stdout).flows) {
+      const k = flowKey(f);
+      const c = action.get(k);
+      if (!c) {
+        result.collateral++;
+        continue;
+      }
+      deleted.add(k);
+      if (c.selector.action === "renew") result.renewed++;
+      else {
+        result.revoked++;
+        if (c.flow.dnat && opts.tombstoneSeconds > 0 && needsTombstone(c.flow, selectors)) {
+          // EEXIST is fine: the client's new entry already holds the tuple
+          host.exec(tombstoneArgs(c.flow, opts.tombstoneSeconds));
+        }
+      }
+    }
+  }
+  for (const c of chosen) if (!deleted.has(flowKey(c.flow))) result.gone++;
+  return result;
+}

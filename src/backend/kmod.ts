@@ -1,0 +1,70 @@
+/**
+ * The kernel-module backend: the plan's renew scopes become `arm` commands
+ * (the module renews each stale flow on its next packet) and its revoke
+ * selectors `kill` commands (a walk of the table in the kernel, with holds),
+ * written to `/proc/net/natnow` one command per write (PROTOCOL.md).
+ */
+
+import type { Host } from "../host/host.ts";
+import type { Selector } from "../plan/selector.ts";
+import { utf8Decode } from "../uci/bytes.ts";
+import { KmodEncodeError, type KmodStatus, parseStatus, planWrites } from "./kmod-protocol.ts";
+import { type BackendResult, emptyResult } from "./result.ts";
+
+/** The module's control file. */
+export const KMOD_PATH = "/proc/net/natnow";
+
+/** How the kmod backend runs. */
+export interface KmodOptions {
+  /** Seconds an arm lasts (0: the module's default, the longest unreplied timeout). */
+  ttl: number;
+  /** Milliseconds a kill holds the old peer off (undefined: the module's default). */
+  holdMs?: number;
+  dryRun?: boolean;
+  /** The control file (tests point it elsewhere). */
+  path?: string;
+}
+
+/** Reads the module's status; null when it is not loaded (or not natnow's). */
+export function readKmodStatus(host: Host, path = KMOD_PATH): KmodStatus | null {
+  const b = host.readFile(path);
+  return b === null ? null : parseStatus(utf8Decode(b));
+}
+
+/** Writes the plan to the module and reports what the module counted. */
+export function applyKmod(host: Host, selectors: readonly Selector[], opts: KmodOptions): BackendResult {
+  const result = emptyResult("kmod");
+  if (!selectors.length) return result;
+  const path = opts.path ?? KMOD_PATH;
+  const before = readKmodStatus(host, path);
+  if (!before) {
+    result.errors.push(`natnow.ko is not loaded (${path} is missing or unreadable)`);
+    return result;
+  }
+  let writes: string[];
+  try {
+    writes = planWrites(selectors, { ttl: opts.ttl || undefined, holdMs: opts.holdMs });
+  } catch (e) {
+    if (!(e instanceof KmodEncodeError)) throw e;
+    result.errors.push(`the plan does not fit the module's limits: ${e.message}`);
+    return result;
+  }
+  result.commands = writes.map((w) => w.trimEnd());
+  const arms = writes.filter((w) => w.startsWith("arm")).length;
+  if (arms && !before.timestamps) {
+    result.errors.push("renew needs conntrack timestamps: sysctl -w net.netfilter.nf_conntrack_timestamp=1");
+  }
+  if (opts.dryRun) return result;
+  const err = host.writeControl(path, writes);
+  const after = readKmodStatus(host, path);
+  const delta = (k: string) => (after?.counters[k] ?? 0) - (before.counters[k] ?? 0);
+  result.revoked = Math.max(0, delta("killed"));
+  result.matched = result.revoked;
+  result.armed = selectors.filter((s) => s.action === "renew").length;
+  if (err !== null) {
+    result.errors.push(`writing ${path} failed: ${err}`);
+    result.failed = 1;
+    result.armed = after ? Math.max(0, after.armed - before.armed) : 0;
+  }
+  return result;
+}

@@ -1,0 +1,219 @@
+/** The conntrack-tools backend: its pure parts, then real conntrack entries in a network namespace (root). */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { execFileSync, spawnSync } from "node:child_process";
+import {
+  applyConntrack,
+  deleteArgs,
+  deleteGroups,
+  filterKey,
+  holdScript,
+  listArgs,
+  needsTombstone,
+  tombstoneArgs,
+} from "../../src/backend/conntrack.ts";
+import { parseTable } from "../../src/conntrack/parse.ts";
+import type { Flow } from "../../src/conntrack/flow.ts";
+import { createNodeHost } from "../../src/host/node.ts";
+import type { Host } from "../../src/host/host.ts";
+import type { Selector } from "../../src/plan/selector.ts";
+import { ANY_ADDR, ANY_PORT } from "../../src/plan/selector.ts";
+
+const NS = `natnow-ctb-${process.pid}`;
+const inNs = (argv: string[]) => ["ip", "netns", "exec", NS, ...argv];
+const sh = (argv: string[]) => execFileSync(argv[0], argv.slice(1), { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+const canRun = process.getuid?.() === 0 && spawnSync("conntrack", ["--version"]).status === 0 &&
+  spawnSync("nft", ["--version"]).status === 0;
+
+/** A flow from one line of `conntrack -L -o extended`. */
+function flow(line: string): Flow {
+  const t = parseTable(line + "\n");
+  if (t.problems.length) throw new Error(t.problems[0].reason);
+  return t.flows[0];
+}
+
+/** A DNAT flow from client c:sport to the router's 198.19.0.1:dport, forwarded to `to`. */
+const fwd = (c: string, sport: number, dport: number, to: string, zone = 0) =>
+  flow(`ipv4 2 udp 17 29 src=${c} dst=198.19.0.1 sport=${sport} dport=${dport} src=${to} dst=${c} sport=${dport} dport=${sport} mark=0 zone=${zone} use=1`);
+
+const revokeSip: Selector = {
+  action: "revoke", reason: "redirect 'SIP' removed", family: 4, proto: 17,
+  origSrc: ANY_ADDR, origDst: ANY_ADDR, origSport: ANY_PORT, origDport: { pos: [{ min: 5060, max: 5060 }], neg: [] },
+  replySrc: { pos: ["198.18.1.20/32"], neg: [] }, replyDst: ANY_ADDR, replySport: ANY_PORT, replyDport: ANY_PORT,
+  dnat: true, snat: null, replied: null, keep: [],
+};
+
+describe("grouping chosen flows into conntrack -D filters", () => {
+  const a1 = fwd("198.19.5.1", 4000, 5060, "198.18.1.20");
+  const a2 = fwd("198.19.5.2", 4000, 5060, "198.18.1.20");
+  const a3 = fwd("198.19.5.2", 4001, 5060, "198.18.1.20");
+  const b1 = fwd("198.19.5.1", 4002, 5061, "198.18.1.30");
+  const z1 = fwd("198.19.5.3", 4000, 5060, "198.18.1.20", 7);
+  const cases: { name: string; table: Flow[]; chosen: Flow[]; want: string[] }[] = [
+    {
+      name: "all flows of one forward, nothing else there: one filter",
+      table: [a1, a2, a3, b1], chosen: [a1, a2, a3],
+      want: ["4/17/0 dst=198.19.0.1 dport=5060 reply-src=198.18.1.20 reply-sport=5060"],
+    },
+    {
+      name: "one client of the forward left out: per client, then the full tuple",
+      table: [a1, a2, a3], chosen: [a1, a3],
+      want: [
+        "4/17/0 dst=198.19.0.1 dport=5060 reply-src=198.18.1.20 reply-sport=5060 src=198.19.5.1",
+        "4/17/0 dst=198.19.0.1 dport=5060 reply-src=198.18.1.20 reply-sport=5060 src=198.19.5.2 sport=4001 reply-dst=198.19.5.2 reply-dport=4001",
+      ],
+    },
+    {
+      name: "zones are kept apart",
+      table: [a1, z1], chosen: [a1],
+      want: ["4/17/0 dst=198.19.0.1 dport=5060 reply-src=198.18.1.20 reply-sport=5060"],
+    },
+    {
+      name: "two forwards chosen: one filter each",
+      table: [a1, b1], chosen: [a1, b1],
+      want: [
+        "4/17/0 dst=198.19.0.1 dport=5060 reply-src=198.18.1.20 reply-sport=5060",
+        "4/17/0 dst=198.19.0.1 dport=5061 reply-src=198.18.1.30 reply-sport=5061",
+      ],
+    },
+    { name: "nothing chosen: no filter", table: [a1, b1], chosen: [], want: [] },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const groups = deleteGroups(c.table, new Set(c.chosen));
+      expect(groups.map((g) => filterKey(g.filter)).sort()).toEqual([...c.want].sort());
+      // every group's filter matches chosen flows only, and every chosen flow is in exactly one group
+      expect(groups.flatMap((g) => g.flows).sort()).toEqual([...c.chosen].sort());
+    });
+  }
+
+  it("gives conntrack -D options for a filter", () => {
+    const [g] = deleteGroups([a1], new Set([a1]));
+    expect(deleteArgs(g.filter)).toEqual([
+      "conntrack", "-D", "-f", "ipv4", "-p", "17", "-d", "198.19.0.1", "--dport", "5060",
+      "-r", "198.18.1.20", "--reply-port-src", "5060", "-w", "0", "-o", "extended,id",
+    ]);
+  });
+
+  it("leaves ports out for protocols without them", () => {
+    const icmp = flow("ipv4 2 icmp 1 29 src=198.19.5.1 dst=198.19.0.1 type=8 code=0 id=7 src=198.18.1.20 dst=198.19.5.1 type=0 code=0 id=7 mark=0 use=1");
+    const [g] = deleteGroups([icmp], new Set([icmp]));
+    expect(filterKey(g.filter)).toBe("4/1/0 dst=198.19.0.1 reply-src=198.18.1.20");
+  });
+});
+
+describe("conntrack -L narrowing", () => {
+  const sel = (proto: number | null, port: number | null, family: 4 | 6 = 4): Selector => ({
+    ...revokeSip, family, proto, origDport: port === null ? ANY_PORT : { pos: [{ min: port, max: port }], neg: [] },
+  });
+  const base = ["conntrack", "-L", "-f", "ipv4", "-o", "extended,id"];
+  const cases: { name: string; selectors: Selector[]; want: string[] }[] = [
+    { name: "one protocol and port", selectors: [sel(17, 5060), sel(17, 5060)], want: [...base, "-p", "17", "--dport", "5060"] },
+    { name: "one protocol, two ports", selectors: [sel(17, 5060), sel(17, 5061)], want: [...base, "-p", "17"] },
+    { name: "two protocols", selectors: [sel(17, 5060), sel(6, 5060)], want: base },
+    { name: "any protocol", selectors: [sel(null, null)], want: base },
+    { name: "the other family's selectors do not count", selectors: [sel(17, 5060), sel(6, 80, 6)], want: [...base, "-p", "17", "--dport", "5060"] },
+  ];
+  for (const c of cases) it(c.name, () => expect(listArgs(4, c.selectors)).toEqual(c.want));
+});
+
+describe("holds and tombstones", () => {
+  const v6 = flow(
+    "ipv6     10 udp      17 29 src=2001:db8:19::2 dst=2001:db8:19::1 sport=4000 dport=5060 src=2001:db8:1::20 dst=2001:db8:19::2 sport=5060 dport=4000 mark=0 zone=3 use=1 id=9",
+  );
+  it("holds the reply tuple", () => {
+    expect(holdScript([v6], 2000)).toContain(
+      "add element inet natnow_hold h6 { udp . 2001:db8:1::20 . 5060 . 2001:db8:19::2 . 4000 timeout 2000ms }",
+    );
+    expect(holdScript([], 2000)).toBeNull();
+  });
+  it("a tombstone is the client's tuple, untranslated, without -f", () => {
+    expect(tombstoneArgs(v6, 30)).toEqual([
+      "conntrack", "-I", "-p", "17", "-s", "2001:db8:19::2", "-d", "2001:db8:19::1", "--sport", "4000", "--dport", "5060",
+      "-w", "3", "-t", "30", "-u", "SEEN_REPLY",
+    ]);
+  });
+  it("no tombstone when an added rule takes the client over", () => {
+    const a = fwd("198.19.5.1", 4000, 5060, "198.18.1.20");
+    const renewTo30: Selector = { ...revokeSip, action: "renew", replySrc: { pos: [], neg: ["198.18.1.30/32"] }, dnat: null, replied: false };
+    expect(needsTombstone(a, [revokeSip])).toBe(true);
+    expect(needsTombstone(a, [revokeSip, renewTo30])).toBe(false);
+  });
+});
+
+let host: Host;
+
+/** The Node host, with every command run inside the test namespace. */
+async function nsHost(): Promise<Host> {
+  const h = await createNodeHost();
+  return { ...h, exec: (argv, opts) => h.exec(inNs(argv), opts) };
+}
+
+function insert(args: string[]): void {
+  sh(inNs(["conntrack", "-I", "-t", "300", ...args]));
+}
+
+function table(): Map<string, number> {
+  const t = parseTable(sh(inNs(["conntrack", "-L", "-f", "ipv4", "-o", "extended,id"])));
+  return new Map(t.flows.map((f) => [`${f.orig.src.join(".")}:${f.orig.sport}>${f.orig.dport}`, f.id ?? 0]));
+}
+
+const opts = { holdMs: 5000, tombstoneSeconds: 0 };
+
+describe.skipIf(!canRun)("conntrack backend (real conntrack-tools in a namespace)", () => {
+  beforeAll(async () => {
+    sh(["ip", "netns", "add", NS]);
+    sh(inNs(["ip", "link", "set", "lo", "up"]));
+    host = await nsHost();
+    // two clients forwarded to 198.18.1.20, one to a bystander forward, and an untranslated flow on the same port
+    for (const [c, sport] of [["198.19.0.2", "4000"], ["198.19.0.4", "4000"]]) {
+      insert(["-p", "udp", "-s", c, "-d", "198.19.0.1", "--sport", sport, "--dport", "5060",
+        "-r", "198.18.1.20", "-q", c, "--reply-port-src", "5060", "--reply-port-dst", sport, "-u", "SEEN_REPLY"]);
+    }
+    insert(["-p", "udp", "-s", "198.19.0.2", "-d", "198.19.0.1", "--sport", "4100", "--dport", "5061",
+      "-r", "198.18.2.30", "-q", "198.19.0.2", "--reply-port-src", "5061", "--reply-port-dst", "4100", "-u", "SEEN_REPLY"]);
+    insert(["-p", "udp", "-s", "198.19.0.3", "-d", "198.19.0.1", "--sport", "4001", "--dport", "5060", "-u", "SEEN_REPLY"]);
+  });
+  afterAll(() => {
+    spawnSync("ip", ["netns", "del", NS]);
+  });
+
+  it("a dry run only counts", () => {
+    const r = applyConntrack(host, [revokeSip], { ...opts, dryRun: true });
+    expect([r.matched, r.revoked, table().size]).toEqual([2, 0, 4]);
+  });
+
+  it("revokes exactly the forwarded flows, holds their reply tuples, leaves bystanders' entries", () => {
+    const before = table();
+    const r = applyConntrack(host, [revokeSip], opts);
+    expect(r).toEqual({ backend: "conntrack", matched: 2, renewed: 0, revoked: 2, gone: 0, failed: 0, collateral: 0, armed: 0, commands: [], errors: [] });
+    const after = table();
+    expect([...after.keys()].sort()).toEqual(["198.19.0.2:4100>5061", "198.19.0.3:4001>5060"]);
+    for (const [k, id] of after) expect(id).toBe(before.get(k));
+    const held = sh(inNs(["nft", "list", "set", "inet", "natnow_hold", "h4"]));
+    expect(held).toContain("udp . 198.18.1.20 . 5060 . 198.19.0.2 . 4000");
+    expect(held).toContain("udp . 198.18.1.20 . 5060 . 198.19.0.4 . 4000");
+  });
+
+  it("finds nothing more the second time", () => {
+    const r = applyConntrack(host, [revokeSip], opts);
+    expect([r.matched, r.revoked, r.errors]).toEqual([0, 0, []]);
+  });
+
+  it("leaves a tombstone holding the client's tuple when the forward is gone", () => {
+    insert(["-p", "udp", "-s", "198.19.0.2", "-d", "198.19.0.1", "--sport", "4000", "--dport", "5060",
+      "-r", "198.18.1.20", "-q", "198.19.0.2", "--reply-port-src", "5060", "--reply-port-dst", "4000", "-u", "SEEN_REPLY"]);
+    const r = applyConntrack(host, [revokeSip], { ...opts, tombstoneSeconds: 30 });
+    expect([r.revoked, r.errors]).toEqual([1, []]);
+    const t = parseTable(sh(inNs(["conntrack", "-L", "-f", "ipv4", "-o", "extended,id", "-p", "17", "--sport", "4000"]))).flows;
+    expect(t.map((f) => [f.orig.src.join("."), f.dnat, f.replied])).toEqual([["198.19.0.2", false, true]]);
+  });
+
+  it("reports a missing conntrack instead of failing", async () => {
+    const h = await createNodeHost();
+    const noTools: Host = { ...h, findProgram: (n) => (n === "conntrack" ? null : h.findProgram(n)) };
+    const before = table();
+    const r = applyConntrack(noTools, [revokeSip], opts);
+    expect(r.errors).toEqual(["conntrack-tools is not installed (the conntrack command is missing)"]);
+    expect(table()).toEqual(before);
+  });
+});

@@ -1,0 +1,66 @@
+/**
+ * The kmod backend against a fake /proc/net/natnow that records writes and
+ * answers in PROTOCOL.md's status format. The real module is driven by the
+ * same code in test/kmod (qemu).
+ */
+import { describe, expect, it } from "vitest";
+import { applyKmod } from "../../src/backend/kmod.ts";
+import type { Host } from "../../src/host/host.ts";
+import { utf8Encode } from "../../src/uci/bytes.ts";
+import { configText, planOf } from "../helpers/plan.ts";
+
+function fakeModule(opts: { timestamps?: boolean; refuse?: string; loaded?: boolean } = {}) {
+  const state = { writes: [] as string[], killed: 0 };
+  const status = () =>
+    `natnow 1\ntimestamps ${opts.timestamps === false ? "off" : "on"}\narmed 0\nholds 0\nchecked 0\nrenewed 0\n` +
+    `renew_failed 0\nkilled ${state.killed}\nheld_drops 0\nbad_commands 0\n`;
+  const host = {
+    readFile: (p: string) => (p === "/proc/net/natnow" && opts.loaded !== false ? utf8Encode(status()) : null),
+    writeControl: (_p: string, chunks: readonly string[]) => {
+      for (const c of chunks) {
+        if (opts.refuse && c.startsWith(opts.refuse)) return "'/proc/net/natnow': EINVAL";
+        state.writes.push(c);
+        if (c.startsWith("kill")) state.killed += 2;
+      }
+      return null;
+    },
+  } as unknown as Host;
+  return { host, state };
+}
+
+const removed = () => planOf(configText("fw4:b"), configText("fw4:a")).plan.selectors;
+const added = () => planOf(configText("fw4:a"), configText("fw4:b")).plan.selectors;
+
+describe("kmod backend", () => {
+  it("writes one kill per revoke selector and reports the module's count", () => {
+    const m = fakeModule();
+    const r = applyKmod(m.host, removed(), { ttl: 0 });
+    expect(m.state.writes.length).toBe(3);
+    expect(m.state.writes.every((w) => w.startsWith("kill family=ipv4 proto=17 ") && w.endsWith("\n"))).toBe(true);
+    expect([r.revoked, r.armed, r.errors]).toEqual([6, 0, []]);
+  });
+  it("arms the renew scopes in one write, with the policy's TTL", () => {
+    const m = fakeModule();
+    const r = applyKmod(m.host, added(), { ttl: 120 });
+    expect(m.state.writes).toHaveLength(1);
+    expect(m.state.writes[0]).toMatch(/^arm ttl=120 family=ipv4 .* \| family=ipv4 .* \| family=ipv4 .*\n$/);
+    expect([r.armed, r.errors]).toEqual([3, []]);
+  });
+  it("a dry run lists the commands and writes nothing", () => {
+    const m = fakeModule();
+    const r = applyKmod(m.host, removed(), { ttl: 0, dryRun: true });
+    expect([m.state.writes, r.commands.length]).toEqual([[], 3]);
+  });
+  it("says when the module is not loaded", () => {
+    const r = applyKmod(fakeModule({ loaded: false }).host, removed(), { ttl: 0 });
+    expect(r.errors).toEqual(["natnow.ko is not loaded (/proc/net/natnow is missing or unreadable)"]);
+  });
+  it("says renew needs timestamps", () => {
+    const r = applyKmod(fakeModule({ timestamps: false }).host, added(), { ttl: 0 });
+    expect(r.errors).toEqual(["renew needs conntrack timestamps: sysctl -w net.netfilter.nf_conntrack_timestamp=1"]);
+  });
+  it("reports a refused write", () => {
+    const r = applyKmod(fakeModule({ refuse: "arm" }).host, added(), { ttl: 0 });
+    expect([r.failed, r.errors]).toEqual([1, ["writing /proc/net/natnow failed: '/proc/net/natnow': EINVAL"]]);
+  });
+});
