@@ -3,7 +3,9 @@
 import type { Host } from "../host/host.ts";
 import { UsageError } from "./args.ts";
 import { err, out } from "./output.ts";
+import { APPLY_USAGE, applyCommand } from "./apply.ts";
 import { PLAN_USAGE, planCommand } from "./plan.ts";
+import { STATUS_USAGE, statusCommand } from "./status.ts";
 import { UCI_USAGE, uciCommand } from "./uci.ts";
 
 /** natnow's version. */
@@ -11,6 +13,8 @@ export const VERSION = "0.1.0";
 
 const USAGE = `usage:
   ${PLAN_USAGE}
+  ${APPLY_USAGE}
+  ${STATUS_USAGE}
   ${UCI_USAGE}
   natnow version
 `;
@@ -25,6 +29,10 @@ export function run(host: Host, argv: string[]): number {
     switch (cmd) {
       case "plan":
         return planCommand(host, rest);
+      case "apply":
+        return applyCommand(host, rest);
+      case "status":
+        return statusCommand(host, rest);
       case "uci":
         return uciCommand(host, rest);
       case "version":

@@ -1,0 +1,82 @@
+/** `natnow status`: the backend natnow would use and why, the kernel module's counters, the last runs. */
+
+import { availability, pickBackend } from "../backend/detect.ts";
+import { readKmodStatus } from "../backend/kmod.ts";
+import { parseRuns, type RunRecord, STATE_DIR, STATE_FILES } from "../daemon/state.ts";
+import type { Host } from "../host/host.ts";
+import { parsePolicy } from "../plan/policy.ts";
+import { utf8Decode } from "../uci/bytes.ts";
+import { parseUci } from "../uci/parse.ts";
+import { parseArgs, UsageError } from "./args.ts";
+import { out } from "./output.ts";
+
+/** Usage of the `status` command. */
+export const STATUS_USAGE = "natnow status [--policy F] [--state-dir D] [--json]";
+
+/** The policy file on the router. */
+export const POLICY_PATH = "/etc/config/natnow";
+
+/** One run in a line (and its errors below it). */
+export function formatRun(r: RunRecord): string {
+  const when = new Date(r.time).toISOString().replace("T", " ").slice(0, 19);
+  const counts = r.result
+    ? `matched ${r.result.matched}, renewed ${r.result.renewed}, revoked ${r.result.revoked}, gone ${r.result.gone}, failed ${r.result.failed}` +
+      (r.result.armed ? `, armed ${r.result.armed}` : "") + (r.result.collateral ? `, collateral ${r.result.collateral}` : "")
+    : "nothing reset";
+  const lines = [
+    `  ${when} UTC  ${r.trigger}${r.dryRun ? " (dry run)" : ""}  ${r.ok ? "ok" : "FAILED"}  ` +
+    `${r.backend ?? "no backend"}  ${r.changes.length} change(s)  ${counts}  ${r.durationMs} ms`,
+  ];
+  for (const c of r.changes) lines.push(`      ${c}`);
+  for (const e of r.errors) lines.push(`      error: ${e}`);
+  return lines.join("\n");
+}
+
+/** Runs `natnow status`; returns the exit status. */
+export function statusCommand(host: Host, argv: string[]): number {
+  const { options, positional } = parseArgs(argv, {
+    "--policy": { value: true },
+    "--state-dir": { value: true },
+    "--json": { value: false },
+  });
+  if (positional.length) throw new UsageError(`unexpected argument '${positional[0]}'`);
+  const dir = typeof options["--state-dir"] === "string" ? options["--state-dir"] : STATE_DIR;
+  const policyPath = typeof options["--policy"] === "string" ? options["--policy"] : POLICY_PATH;
+  const pb = host.readFile(policyPath);
+  let policyNote = "";
+  let pkg = null;
+  try {
+    pkg = pb === null ? null : parseUci(pb, "natnow");
+  } catch (e) {
+    policyNote = `${policyPath}: ${(e as Error).message}; using the defaults`;
+  }
+  const { policy, warnings } = parsePolicy(pkg);
+  const avail = availability(host, policy.procfsCollateral);
+  const detection = pickBackend(avail, policy.backend);
+  const kmod = readKmodStatus(host);
+  const runsText = host.readFile(`${dir}/${STATE_FILES.runs}`);
+  const runs = parseRuns(runsText === null ? null : utf8Decode(runsText));
+  if (options["--json"]) {
+    out(host, JSON.stringify({
+      backend: detection.backend, reason: detection.reason, setting: policy.backend, available: avail,
+      kmod, runs, warnings: policyNote ? [policyNote, ...warnings] : warnings,
+    }, null, 2) + "\n");
+    return 0;
+  }
+  const lines = [
+    `backend: ${detection.backend ?? "none"} (setting '${policy.backend}': ${detection.reason})`,
+    ...(["kmod", "conntrack", "procfs"] as const).map((b) => `  ${b.padEnd(9)} ${avail[b].ok ? "yes" : "no "}  ${avail[b].why}`),
+  ];
+  if (kmod) {
+    const c = kmod.counters;
+    lines.push(
+      `kernel module: ${kmod.armed} generation(s) armed, ${kmod.scopes.length} scope(s), timestamps ${kmod.timestamps ? "on" : "off"}; ` +
+        `renewed ${c.renewed ?? 0}, renew_failed ${c.renew_failed ?? 0}, killed ${c.killed ?? 0}, held_drops ${c.held_drops ?? 0}`,
+    );
+  }
+  for (const w of policyNote ? [policyNote, ...warnings] : warnings) lines.push(`warning: ${w}`);
+  lines.push(runs.length ? `last runs (newest first):` : "no run recorded yet");
+  for (const r of runs) lines.push(formatRun(r));
+  out(host, lines.join("\n") + "\n");
+  return 0;
+}

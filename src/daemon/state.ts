@@ -1,0 +1,60 @@
+/**
+ * What natnow remembers between runs, under /var/run/natnow/: the config
+ * it last applied (the "previous" of the next diff) and its last runs, for
+ * `natnow status`, rpcd and LuCI. Pure: reading and writing is the caller's.
+ */
+
+import type { BackendResult } from "../backend/result.ts";
+
+/** The state directory on the router. */
+export const STATE_DIR = "/var/run/natnow";
+
+/** File names inside the state directory. */
+export const STATE_FILES = { applied: "applied.config", runs: "runs.json" } as const;
+
+/** How many runs are kept. */
+export const MAX_RUNS = 10;
+
+/** One run of `natnow apply` (or of the daemon). */
+export interface RunRecord {
+  /** Milliseconds since the epoch. */
+  time: number;
+  /** What started it: `apply`, `boot`, a daemon trigger. */
+  trigger: string;
+  ok: boolean;
+  dryRun: boolean;
+  backend: string | null;
+  /** Why this backend (or why none). */
+  reason: string;
+  /** The changes, in words. */
+  changes: string[];
+  selectors: number;
+  result: Omit<BackendResult, "commands" | "errors"> | null;
+  durationMs: number;
+  errors: string[];
+}
+
+/** Parses runs.json; anything unreadable gives no runs (and never a failure). */
+export function parseRuns(text: string | null): RunRecord[] {
+  if (text === null) return [];
+  try {
+    const v: unknown = JSON.parse(text);
+    if (typeof v !== "object" || v === null || !Array.isArray((v as { runs?: unknown }).runs)) return [];
+    return ((v as { runs: unknown[] }).runs).filter((r): r is RunRecord =>
+      typeof r === "object" && r !== null && typeof (r as RunRecord).time === "number" &&
+      typeof (r as RunRecord).trigger === "string" && Array.isArray((r as RunRecord).errors)
+    );
+  } catch {
+    return [];
+  }
+}
+
+/** The runs with a new one first, at most MAX_RUNS. */
+export function addRun(runs: readonly RunRecord[], run: RunRecord): RunRecord[] {
+  return [run, ...runs].slice(0, MAX_RUNS);
+}
+
+/** runs.json's text. */
+export function formatRuns(runs: readonly RunRecord[]): string {
+  return JSON.stringify({ version: 1, runs }, null, 1) + "\n";
+}
