@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: set-up, bundle, type checks, unit/property/bundle
-# tests (vitest), then the kernel module in qemu. Prints a closing
-# "tests: N passed, N failed" line over all of it.
+# tests (vitest), the namespace end-to-end tests (vitest, one file at a
+# time: they measure timing), then the kernel module in qemu. Prints a
+# closing "tests: N passed, N failed" line over all of it.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 1
@@ -10,10 +11,15 @@ rm -f test-artifacts/kmod/summary.json
 node scripts/build.mjs || exit 1
 npx tsc --noEmit -p tsconfig.json || exit 1
 npx tsc --noEmit -p tsconfig.test.json || exit 1
-npx vitest run --reporter=default --reporter=json --outputFile.json=test-artifacts/vitest.json "$@"
+rm -f test-artifacts/vitest.json test-artifacts/vitest-e2e.json
+npx vitest run --exclude 'test/e2e/**' --reporter=default --reporter=json --outputFile.json=test-artifacts/vitest.json "$@"
 rc=$?
+if [ "${NATNOW_SKIP_E2E:-0}" != 1 ]; then
+  npx vitest run test/e2e --no-file-parallelism --reporter=default --reporter=json \
+    --outputFile.json=test-artifacts/vitest-e2e.json || rc=1
+fi
 if [ "${NATNOW_SKIP_KMOD:-0}" != 1 ]; then
   bash test/kmod/run.sh || rc=1
 fi
-node scripts/summary.mjs test-artifacts/vitest.json test-artifacts/kmod/summary.json || rc=1
+node scripts/summary.mjs test-artifacts/vitest.json test-artifacts/vitest-e2e.json test-artifacts/kmod/summary.json || rc=1
 exit $rc

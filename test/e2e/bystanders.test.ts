@@ -1,0 +1,106 @@
+/**
+ * Scenarios 7 and 9 of the reset path: what natnow must not touch. While
+ * redirect 'SIP' is removed under two-way traffic, other flows (another
+ * LAN host's UDP, the old host's own outbound UDP, an IPv6 flow, a TCP
+ * transfer) keep their exact conntrack entries; and a broken config
+ * changes nothing at all.
+ */
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { repoRoot, fixtureText } from "../helpers/fixtures.ts";
+import type { Flow } from "../../src/conntrack/flow.ts";
+import { canRunNetns, config, entryKey, nowNs, Router, sleep } from "./harness.ts";
+
+const TCP = join(repoRoot, "test/e2e/tcp.py");
+const isSip = (f: Flow) => f.family === 4 && f.orig.sport === 4000 && f.orig.dport === 5060;
+
+async function withBystanders(newConfig: string, reload: boolean) {
+  const r = new Router({ l2: "198.18.1.20", l3: "198.18.1.30" });
+  try {
+    r.load("b");
+    const d = "4";
+    const sipClient = r.traffic("w", ["-b", "4000", "-t", "198.19.100.2", "-p", "5060", "-i", "20", "-d", d]);
+    await sleep(300); // the client's entry first, as in scenario 3
+    const peers = [
+      sipClient,
+      r.traffic("l2", ["-b", "5060", "-t", "198.19.100.1", "-p", "4000", "-i", "20", "-d", d, "-r", r.path("old")]),
+      r.traffic("w", ["-b", "6000", "-e", "-d", d]), // echo peers on the WAN host
+      r.traffic("w", ["-b", "6001", "-e", "-d", d]),
+      r.traffic("l3", ["-b", "4100", "-t", "198.19.100.1", "-p", "6000", "-i", "20", "-d", d, "-r", r.path("a")]),
+      r.traffic("l2", ["-b", "4200", "-t", "198.19.100.1", "-p", "6001", "-i", "20", "-d", d, "-r", r.path("b")]),
+      r.traffic("l3", ["-6", "-b", "4300", "-t", "2001:db8:100::1", "-p", "6002", "-i", "20", "-d", d]),
+    ];
+    const server = r.spawnIn("w", ["python3", TCP, "serve", "5201", "4.5"]);
+    await sleep(300);
+    const sender = r.spawnIn("l3", ["python3", TCP, "send", "198.19.100.1", "5201", "3"]);
+    await sleep(900);
+    if (reload) r.load("a");
+    const before = r.table();
+    // every entry destroyed while natnow runs, as the kernel announces it
+    const events = r.spawnIn("r", ["timeout", "1.5", "stdbuf", "-oL", "conntrack", "-E", "-e", "DESTROY", "-o", "extended"]);
+    await sleep(200);
+    const run = r.apply(config("b"), newConfig);
+    const t = nowNs() + 100_000_000n;
+    await sleep(300);
+    const after = r.table();
+    const ev = await events;
+    const destroyed = ev.stdout.split("\n").filter(Boolean);
+    const [s, srv] = await Promise.all([sender, server, ...peers]);
+    return {
+      run, before, after, destroyed,
+      old: r.received("old").filter((x) => x.t > t && x.from === "198.19.100.1").length,
+      echoes: [r.received("a"), r.received("b")].map((g) => g.filter((x) => x.t > t).length),
+      sent: s.stdout.trim(), served: srv.stdout.trim(),
+    };
+  } finally {
+    r.close();
+  }
+}
+
+describe.skipIf(!canRunNetns)("scenario 7: bystanders keep their exact entries", () => {
+  it("without natnow the revoked flow stays pinned (the stuck side)", async () => {
+    const r = new Router({ l2: "198.18.1.20" });
+    try {
+      r.load("b");
+      const c = r.traffic("w", ["-b", "4000", "-t", "198.19.100.2", "-p", "5060", "-i", "20", "-d", "2.5"]);
+      const o = r.traffic("l2", ["-b", "5060", "-t", "198.19.100.1", "-p", "4000", "-i", "20", "-d", "2.5", "-r", r.path("old")]);
+      await sleep(800);
+      r.load("a");
+      const t = nowNs() + 100_000_000n;
+      await Promise.all([c, o]);
+      expect(r.received("old").filter((x) => x.t > t && x.from === "198.19.100.1").length).toBeGreaterThan(50);
+    } finally {
+      r.close();
+    }
+  }, 30_000);
+
+  it("with natnow only the SIP flow's entry goes; every other entry keeps its id", async () => {
+    const x = await withBystanders(config("a"), true);
+    expect(x.run.status).toBe(0);
+    expect(x.run.stdout).toMatch(/matched 1, renewed 0, revoked 1, gone 0, failed 0 in \d+ ms/);
+    expect(x.old).toBe(0);
+    const others = x.before.filter((f) => !isSip(f));
+    expect(others.length).toBeGreaterThanOrEqual(5); // 2 UDP + own UDP of the old host + IPv6 + TCP
+    const afterKeys = new Set(x.after.map(entryKey));
+    expect(others.map(entryKey).filter((k) => !afterKeys.has(k))).toEqual([]);
+    const sip = x.before.find(isSip);
+    expect(sip && afterKeys.has(entryKey(sip))).toBe(false);
+    // the kernel destroyed exactly one entry: the SIP flow's
+    expect(x.destroyed).toHaveLength(1);
+    expect(x.destroyed[0]).toMatch(/^\s*\[DESTROY\] ipv4 +2 udp +17 +\d+ src=198\.19\.100\.1 dst=198\.19\.100\.2 sport=4000 dport=5060 src=198\.18\.1\.20 /);
+    // their traffic went on: echoes kept coming, the TCP transfer finished without a reset
+    expect(x.echoes.every((n) => n > 80)).toBe(true);
+    expect(x.sent).toMatch(/^sent \d+$/);
+    expect(x.served).toBe(`accepted 1 bytes ${x.sent.split(" ")[1]}`);
+  }, 30_000);
+});
+
+describe.skipIf(!canRunNetns)("scenario 9: a broken config", () => {
+  it("exits non-zero and leaves the conntrack table exactly as it was", async () => {
+    const x = await withBystanders(fixtureText("uci", "broken", "firewall"), false);
+    expect(x.run.status).toBe(2);
+    expect(x.run.stderr).toMatch(/^natnow: invalid input, nothing reset: config: /);
+    expect(x.after.map(entryKey).sort()).toEqual(x.before.map(entryKey).sort());
+    expect(x.destroyed).toEqual([]);
+  }, 30_000);
+});
