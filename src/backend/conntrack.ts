@@ -20,7 +20,8 @@
 import { type Flow, flowMatches, selectorMatches } from "../conntrack/flow.ts";
 import { parseTable } from "../conntrack/parse.ts";
 import type { Host } from "../host/host.ts";
-import { formatIp } from "../net/ip.ts";
+import type { AddrMatch, PortMatch } from "../firewall/types.ts";
+import { formatIp, parsePrefix } from "../net/ip.ts";
 import { ANY_ADDR, ANY_PORT, PORT_PROTOS, protoName, type Selector } from "../plan/selector.ts";
 import { type BackendResult, emptyResult } from "./result.ts";
 
@@ -168,22 +169,44 @@ export function deleteGroups(flows: readonly Flow[], chosen: ReadonlySet<Flow>):
   return groups;
 }
 
+/** A selector's fields that name one value, as conntrack-tools filter options. */
+function singleValues(s: Selector): Map<string, string> {
+  const m = new Map<string, string>();
+  const host = (a: AddrMatch) => {
+    if (a.pos.length !== 1) return null;
+    const p = parsePrefix(a.pos[0]);
+    return p && p.bits === p.addr.length * 8 ? formatIp(p.addr) : null;
+  };
+  const port = (x: PortMatch) => (x.pos.length === 1 && x.pos[0].min === x.pos[0].max ? String(x.pos[0].min) : null);
+  if (s.proto === null) return m;
+  m.set("-p", String(s.proto));
+  const add = (opt: string, v: string | null) => v !== null && m.set(opt, v);
+  add("-s", host(s.origSrc));
+  add("-d", host(s.origDst));
+  add("-r", host(s.replySrc));
+  add("-q", host(s.replyDst));
+  if (PORT_PROTOS.indexOf(s.proto) >= 0) {
+    add("--sport", port(s.origSport));
+    add("--dport", port(s.origDport));
+    add("--reply-port-src", port(s.replySport));
+    add("--reply-port-dst", port(s.replyDport));
+  }
+  return m;
+}
+
 /**
- * `conntrack -L` arguments for one family, narrowed by protocol and
- * destination port when every selector of that family names the same one.
+ * `conntrack -L` arguments for one family, narrowed (in the kernel, where
+ * it filters dumps) by every field on which all the family's selectors
+ * name the same single value: one walk of the table, few lines to read.
  */
 export function listArgs(family: 4 | 6, selectors: readonly Selector[]): string[] {
   const args = ["conntrack", "-L", "-f", `ipv${family}`, "-o", "extended,id"];
-  const mine = selectors.filter((s) => s.family === family);
-  const proto = mine[0]?.proto ?? null;
-  if (proto === null || !mine.every((s) => s.proto === proto)) return args;
-  args.push("-p", String(proto));
-  const port = (s: Selector) => {
-    const m = s.origDport;
-    return m.pos.length === 1 && m.pos[0].min === m.pos[0].max ? m.pos[0].min : null;
-  };
-  const p = port(mine[0]);
-  if (p !== null && PORT_PROTOS.indexOf(proto) >= 0 && mine.every((s) => port(s) === p)) args.push("--dport", String(p));
+  const maps = selectors.filter((s) => s.family === family).map(singleValues);
+  if (!maps.length) return args;
+  const common = [...maps[0]].filter(([opt, v]) => maps.every((m) => m.get(opt) === v));
+  // port options need the protocol (conntrack refuses them alone)
+  const proto = common.some(([opt]) => opt === "-p");
+  for (const [opt, v] of common) if (proto || !opt.startsWith("--")) args.push(opt, v);
   return args;
 }
 

@@ -102,16 +102,19 @@ describe("grouping chosen flows into conntrack -D filters", () => {
 });
 
 describe("conntrack -L narrowing", () => {
-  const sel = (proto: number | null, port: number | null, family: 4 | 6 = 4): Selector => ({
+  const sel = (proto: number | null, port: number | null, family: 4 | 6 = 4, replySrc = "198.18.1.20/32"): Selector => ({
     ...revokeSip, family, proto, origDport: port === null ? ANY_PORT : { pos: [{ min: port, max: port }], neg: [] },
+    replySrc: { pos: [replySrc], neg: [] },
   });
   const base = ["conntrack", "-L", "-f", "ipv4", "-o", "extended,id"];
   const cases: { name: string; selectors: Selector[]; want: string[] }[] = [
-    { name: "one protocol and port", selectors: [sel(17, 5060), sel(17, 5060)], want: [...base, "-p", "17", "--dport", "5060"] },
-    { name: "one protocol, two ports", selectors: [sel(17, 5060), sel(17, 5061)], want: [...base, "-p", "17"] },
-    { name: "two protocols", selectors: [sel(17, 5060), sel(6, 5060)], want: base },
+    { name: "all fields shared", selectors: [sel(17, 5060), sel(17, 5060)], want: [...base, "-p", "17", "-r", "198.18.1.20", "--dport", "5060"] },
+    { name: "ports differ: the reply source still narrows", selectors: [sel(17, 5060), sel(17, 5061)], want: [...base, "-p", "17", "-r", "198.18.1.20"] },
+    { name: "a port on one selector only", selectors: [sel(17, 5060), sel(17, null)], want: [...base, "-p", "17", "-r", "198.18.1.20"] },
+    { name: "a prefix is not a single address", selectors: [sel(17, 5060, 4, "198.18.1.0/24")], want: [...base, "-p", "17", "--dport", "5060"] },
+    { name: "two protocols: addresses only, no ports", selectors: [sel(17, 5060), sel(6, 5060)], want: [...base, "-r", "198.18.1.20"] },
     { name: "any protocol", selectors: [sel(null, null)], want: base },
-    { name: "the other family's selectors do not count", selectors: [sel(17, 5060), sel(6, 80, 6)], want: [...base, "-p", "17", "--dport", "5060"] },
+    { name: "the other family's selectors do not count", selectors: [sel(17, 5060), sel(6, 80, 6, "2001:db8:1::20/128")], want: [...base, "-p", "17", "-r", "198.18.1.20", "--dport", "5060"] },
   ];
   for (const c of cases) it(c.name, () => expect(listArgs(4, c.selectors)).toEqual(c.want));
 });
