@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs what natnow's tests and demo need on a fresh Debian 12 machine
-# (run as root). Quick when everything is already there.
+# (run as root). Quick when everything is already there. With --demo only
+# what the namespace demo and benchmark need (no kernel images or qemu).
 set -euo pipefail
+demo=0
+[ "${1:-}" = --demo ] && demo=1
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 CACHE=${NATNOW_CACHE:-/var/cache/natnow}
@@ -14,6 +17,7 @@ CACHE=${NATNOW_CACHE:-/var/cache/natnow}
 #                       building natnow.ko, the iptables extension, the VM
 DEB_PACKAGES=(coreutils nftables conntrack iptables iproute2 iperf3 python3
   qemu-system-x86 busybox-static cpio kmod gcc make perl libxtables-dev)
+[ "$demo" = 1 ] && DEB_PACKAGES=(coreutils nftables conntrack iproute2 python3 gcc libc6-dev)
 
 updated=0
 apt_update() { [ "$updated" = 1 ] || { apt-get update -q; updated=1; }; }
@@ -26,6 +30,21 @@ if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   apt_update
   apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+install_npm() {
+  # npm packages, pinned by package-lock.json; reinstalled when the lock changes
+  stamp=node_modules/.natnow-lock-stamp
+  want=$(sha256sum package-lock.json | cut -d' ' -f1)
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    echo "setup: npm ci"
+    npm ci --no-audit --no-fund
+    echo "$want" > "$stamp"
+  fi
+}
+if [ "$demo" = 1 ]; then
+  install_npm
+  exit 0
 fi
 
 # Debian's 6.1 kernel: headers to build natnow.ko, the image to boot it in qemu.
@@ -68,11 +87,4 @@ if [ ! -f "$CACHE/checkpatch/checkpatch.pl" ]; then
   rm -rf "$tmp"
 fi
 
-# npm packages, pinned by package-lock.json; reinstalled when the lock changes
-stamp=node_modules/.natnow-lock-stamp
-want=$(sha256sum package-lock.json | cut -d' ' -f1)
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  echo "setup: npm ci"
-  npm ci --no-audit --no-fund
-  echo "$want" > "$stamp"
-fi
+install_npm

@@ -8,7 +8,7 @@
  *             [-s SENDLOG] [-r RECVLOG]
  *
  * -e answers each received datagram (an echo peer, for replied flows).
- * Logs: "SEQ NS" (sent), "SEQ NS FROM_ADDR FROM_PORT" (received).
+ * Logs (line-buffered): "SEQ NS" (sent), "SEQ NS FROM_ADDR FROM_PORT" (received).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -90,6 +90,9 @@ int main(int argc, char **argv)
 	}
 	if (slog) sf = fopen(slog, "w");
 	if (rlog) rf = fopen(rlog, "w");
+	/* line-buffered: the logs can be read while the tool runs */
+	if (sf) setvbuf(sf, NULL, _IOLBF, 0);
+	if (rf) setvbuf(rf, NULL, _IOLBF, 0);
 	end = now_ns() + (long long)(dur * 1e9);
 	next = now_ns();
 	while (now_ns() < end) {
