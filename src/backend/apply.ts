@@ -11,8 +11,8 @@ import { type BackendName, type BackendResult } from "./result.ts";
 /** How long (ms) the conntrack backend holds a revoked flow's old peer off. */
 export const HOLD_MS = 2000;
 
-/** How long (s) a revoked forward's tombstone keeps the client's tuple. */
-export const TOMBSTONE_S = 30;
+/** How long (ms) a gone forward's hold outlasts its client's last packet. */
+export const TOMBSTONE_MS = 30_000;
 
 /** What a backend needs besides the selectors. */
 export interface ApplyContext {
@@ -30,7 +30,7 @@ export function applyWith(host: Host, backend: BackendName, selectors: readonly 
     case "kmod":
       return applyKmod(host, selectors, { ttl: ctx.policy.kmodTtl, dryRun: ctx.dryRun, path: ctx.paths?.kmod });
     case "conntrack":
-      return applyConntrack(host, selectors, { holdMs: HOLD_MS, tombstoneSeconds: TOMBSTONE_S, dryRun: ctx.dryRun });
+      return applyConntrack(host, selectors, { holdMs: HOLD_MS, tombstoneMs: TOMBSTONE_MS, dryRun: ctx.dryRun });
     case "procfs":
       return applyProcfs(host, selectors, {
         collateral: ctx.policy.procfsCollateral, routerAddresses: ctx.routerAddresses, dryRun: ctx.dryRun,

@@ -14,7 +14,8 @@
  * 4. Read what each `-D` printed: chosen flows it did not list were already
  *    gone; anything it listed that was not chosen (an entry created after
  *    the dump) is counted as collateral.
- * 5. Leave a tombstone for revoked forwards that no added rule takes over.
+ * The holds of step 2 outlive the client's last packet for revoked forwards
+ * that no added rule takes over (see holdSets).
  */
 
 import { type Flow, flowMatches, selectorMatches } from "../conntrack/flow.ts";
@@ -210,47 +211,121 @@ export function listArgs(family: 4 | 6, selectors: readonly Selector[]): string[
   return args;
 }
 
-/** The nft table that holds the reply tuples of revoked flows for a while. */
+/** The nft table that holds revoked flows' old peers off. */
 export const HOLD_TABLE = "natnow_hold";
 
 /**
- * An nft script that refuses, for `holdMs`, new entries whose original
- * tuple is a revoked flow's reply tuple (the reversed entry the old peer
- * would create). Only flows with ports can be held this way.
+ * Revoked flows' holds, one nft set per old peer (address, port): the
+ * places its packets went (the reply tuple's destination). A new entry from
+ * the old peer to one of them is refused, so its next packet cannot create
+ * a reversed entry that pins the client again. A `refresh` set is for a
+ * forward that is gone: the client's own packets keep its element alive,
+ * so the hold lasts as long as the client sends, and then the set's
+ * timeout more (what a tombstone entry in conntrack would do, in one nft
+ * command instead of a process per flow).
  */
-export function holdScript(flows: readonly Flow[], holdMs: number): string | null {
-  const el = { 4: [] as string[], 6: [] as string[] };
-  for (const f of flows) {
+export interface HoldSet {
+  name: string;
+  family: 4 | 6;
+  proto: number;
+  addr: string;
+  port: number;
+  refresh: boolean;
+  /** Address and port the old peer sent to, with how long (ms) to hold it. */
+  elements: { addr: string; port: number; ms: number }[];
+}
+
+/** A hold set's name: everything its rules need, so a later run can rebuild them from the name alone. */
+export function holdSetName(refresh: boolean, family: 4 | 6, proto: number, addr: string, port: number): string {
+  return `${refresh ? "t" : "h"}${family}_${proto}_${addr.replace(/[.:]/g, "_")}_${port}`;
+}
+
+/** Reads a hold set's name back; null when it is not one of natnow's. */
+export function parseHoldSetName(name: string): Omit<HoldSet, "elements"> | null {
+  const m = /^([th])([46])_([0-9]{1,3})_([0-9a-f_]+)_([0-9]{1,5})$/.exec(name);
+  if (!m) return null;
+  const family = m[2] === "4" ? 4 : 6;
+  return {
+    name, family, refresh: m[1] === "t", proto: Number(m[3]), port: Number(m[5]),
+    addr: m[4].replace(/_/g, family === 4 ? "." : ":"),
+  };
+}
+
+/** Groups revoked flows into hold sets; `refreshMs` for flows whose forward is gone, `holdMs` for the others. */
+export function holdSets(
+  flows: readonly { flow: Flow; refresh: boolean }[], holdMs: number, refreshMs: number,
+): HoldSet[] {
+  const sets = new Map<string, HoldSet>();
+  for (const { flow: f, refresh } of flows) {
     if (f.reply.sport === null || f.reply.dport === null || PORT_PROTOS.indexOf(f.proto) < 0) continue;
-    el[f.family].push(
-      `${protoName(f.proto)} . ${formatIp(f.reply.src)} . ${f.reply.sport} . ${formatIp(f.reply.dst)} . ${f.reply.dport} timeout ${holdMs}ms`,
-    );
+    const addr = formatIp(f.reply.src);
+    const name = holdSetName(refresh, f.family, f.proto, addr, f.reply.sport);
+    let set = sets.get(name);
+    if (!set) {
+      set = { name, family: f.family, proto: f.proto, addr, port: f.reply.sport, refresh, elements: [] };
+      sets.set(name, set);
+    }
+    set.elements.push({ addr: formatIp(f.reply.dst), port: f.reply.dport, ms: refresh ? refreshMs : holdMs });
   }
-  if (!el[4].length && !el[6].length) return null;
+  return [...sets.values()];
+}
+
+/** The names of natnow's hold sets in an `nft list table inet natnow_hold` listing, and which are empty. */
+export function listedHoldSets(listing: string): { name: string; empty: boolean }[] {
+  const out: { name: string; empty: boolean }[] = [];
+  const re = /\bset ([A-Za-z0-9_]+) \{([^}]*)\}/g;
+  for (let m = re.exec(listing); m; m = re.exec(listing)) {
+    if (parseHoldSetName(m[1])) out.push({ name: m[1], empty: m[2].indexOf("elements") < 0 });
+  }
+  return out;
+}
+
+/**
+ * The nft script that adds the new holds. The base chains are rebuilt for
+ * every set (those of earlier runs keep their elements and their rules);
+ * earlier sets that have emptied are deleted.
+ */
+export function holdScript(sets: readonly HoldSet[], existing: readonly { name: string; empty: boolean }[], refreshMs: number): string | null {
+  if (!sets.length) return null;
+  const T = `inet ${HOLD_TABLE}`;
+  const fresh = new Set(sets.map((s) => s.name));
+  const keep = existing.filter((e) => !e.empty || fresh.has(e.name)).map((e) => e.name);
+  const all = [...new Set([...keep, ...fresh])].map(parseHoldSetName).filter((x) => x !== null);
   const lines = [
-    `table inet ${HOLD_TABLE} {`,
-    "  set h4 { type inet_proto . ipv4_addr . inet_service . ipv4_addr . inet_service; flags timeout; }",
-    "  set h6 { type inet_proto . ipv6_addr . inet_service . ipv6_addr . inet_service; flags timeout; }",
+    `table ${T} {`,
     "  chain pre { type filter hook prerouting priority -150; policy accept; }",
     "  chain out { type filter hook output priority -150; policy accept; }",
     "}",
-    `flush chain inet ${HOLD_TABLE} pre`,
-    `flush chain inet ${HOLD_TABLE} out`,
+    `flush chain ${T} pre`,
+    `flush chain ${T} out`,
   ];
-  for (const c of ["pre", "out"]) {
-    lines.push(`add rule inet ${HOLD_TABLE} ${c} ct state new meta l4proto . ip saddr . th sport . ip daddr . th dport @h4 counter drop`);
-    lines.push(`add rule inet ${HOLD_TABLE} ${c} ct state new meta l4proto . ip6 saddr . th sport . ip6 daddr . th dport @h6 counter drop`);
+  for (const e of existing) if (e.empty && !fresh.has(e.name)) lines.push(`delete set ${T} ${e.name}`);
+  for (const s of sets) {
+    lines.push(`add set ${T} ${s.name} { type inet_proto . ipv${s.family}_addr . inet_service; flags dynamic,timeout; size 65535; }`);
   }
-  if (el[4].length) lines.push(`add element inet ${HOLD_TABLE} h4 { ${el[4].join(", ")} }`);
-  if (el[6].length) lines.push(`add element inet ${HOLD_TABLE} h6 { ${el[6].join(", ")} }`);
+  for (const s of all) {
+    const ip = s.family === 4 ? "ip" : "ip6";
+    const block = `ct state new meta l4proto ${s.proto} ${ip} saddr ${s.addr} th sport ${s.port} ` +
+      `meta l4proto . ${ip} daddr . th dport @${s.name} counter drop`;
+    lines.push(`add rule ${T} pre ${block}`, `add rule ${T} out ${block}`);
+    if (s.refresh) {
+      lines.push(`add rule ${T} pre meta l4proto . ${ip} saddr . th sport @${s.name} ` +
+        `update @${s.name} { meta l4proto . ${ip} saddr . th sport timeout ${refreshMs}ms }`);
+    }
+  }
+  for (const s of sets) {
+    const el = s.elements.map((e) => `${protoName(s.proto)} . ${e.addr} . ${e.port} timeout ${e.ms}ms`);
+    lines.push(`add element ${T} ${s.name} { ${el.join(", ")} }`);
+  }
   return lines.join("\n") + "\n";
 }
 
 /**
- * Whether a revoked flow's client would get a translation again from an
- * added rule (a renew selector's original-direction fields). If not, the
- * forward is gone: a tombstone keeps the client's tuple, because behind
- * fw4's rejecting input the client's own new entries never get confirmed.
+ * Whether a revoked flow's forward is gone for its client: no added rule
+ * (a renew selector's original-direction fields) translates the client's
+ * tuple again. Then its hold lasts as long as the client keeps sending:
+ * behind fw4's rejecting input the client's own new entries never get
+ * confirmed, so nothing else would keep the old peer from pinning it.
  */
 export function needsTombstone(f: Flow, selectors: readonly Selector[]): boolean {
   const asNew = { ...f, replied: false, dnat: false, snat: false };
@@ -263,23 +338,12 @@ export function needsTombstone(f: Flow, selectors: readonly Selector[]): boolean
   );
 }
 
-/** `conntrack -I` arguments for a tombstone: the client's tuple, untranslated, seen replied. */
-export function tombstoneArgs(f: Flow, seconds: number): string[] {
-  // conntrack 1.4.7 refuses -f with -I: the family comes from the addresses
-  const args = ["conntrack", "-I", "-p", String(f.proto), "-s", formatIp(f.orig.src), "-d", formatIp(f.orig.dst)];
-  if (f.orig.sport !== null && f.orig.dport !== null && PORT_PROTOS.indexOf(f.proto) >= 0) {
-    args.push("--sport", String(f.orig.sport), "--dport", String(f.orig.dport));
-  }
-  if (f.zone) args.push("-w", String(f.zone));
-  return [...args, "-t", String(seconds), "-u", "SEEN_REPLY"];
-}
-
 /** How the conntrack backend runs. */
 export interface ConntrackOptions {
-  /** Milliseconds revoked flows' reply tuples are held (0: no hold). */
+  /** Milliseconds a revoked flow's old peer is held off (0: no hold). */
   holdMs: number;
-  /** Seconds a revoked forward's tombstone lasts (0: none). */
-  tombstoneSeconds: number;
+  /** Milliseconds a gone forward's hold outlasts the client's last packet (0: plain holds only). */
+  tombstoneMs: number;
   /** Only report what would be done. */
   dryRun?: boolean;
 }
@@ -310,15 +374,17 @@ export function applyConntrack(host: Host, selectors: readonly Selector[], opts:
   if (opts.dryRun || !chosen.length) return result;
 
   const action = new Map(chosen.map((c) => [flowKey(c.flow), c]));
-  const revokes = chosen.filter((c) => c.selector.action === "revoke").map((c) => c.flow);
-  if (revokes.length && opts.holdMs > 0) {
-    const script = holdScript(revokes, opts.holdMs);
-    if (script && host.findProgram("nft")) {
-      const r = host.exec(["nft", "-f", "-"], { input: script });
-      if (r.status !== 0) result.errors.push(`nft hold failed: ${r.stderr.trim()}`);
-    } else if (script) {
-      result.errors.push("nft is missing: revoked flows are not held against their old peer");
-    }
+  const revokes = chosen.filter((c) => c.selector.action === "revoke").map((c) => ({
+    flow: c.flow, refresh: opts.tombstoneMs > 0 && c.flow.dnat && needsTombstone(c.flow, selectors),
+  }));
+  const sets = opts.holdMs > 0 ? holdSets(revokes, opts.holdMs, opts.tombstoneMs) : [];
+  if (sets.length && !host.findProgram("nft")) {
+    result.errors.push("nft is missing: revoked flows are not held against their old peer");
+  } else if (sets.length) {
+    const listing = host.exec(["nft", "list", "table", "inet", HOLD_TABLE]);
+    const script = holdScript(sets, listing.status === 0 ? listedHoldSets(listing.stdout) : [], opts.tombstoneMs);
+    const r = host.exec(["nft", "-f", "-"], { input: script ?? "" });
+    if (r.status !== 0) result.errors.push(`nft hold failed: ${r.stderr.trim()}`);
   }
 
   const deleted = new Set<string>();
@@ -339,13 +405,7 @@ export function applyConntrack(host: Host, selectors: readonly Selector[], opts:
       }
       deleted.add(k);
       if (c.selector.action === "renew") result.renewed++;
-      else {
-        result.revoked++;
-        if (c.flow.dnat && opts.tombstoneSeconds > 0 && needsTombstone(c.flow, selectors)) {
-          // EEXIST is fine: the client's new entry already holds the tuple
-          host.exec(tombstoneArgs(c.flow, opts.tombstoneSeconds));
-        }
-      }
+      else result.revoked++;
     }
   }
   for (const c of chosen) if (!deleted.has(flowKey(c.flow))) result.gone++;

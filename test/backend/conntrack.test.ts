@@ -7,9 +7,12 @@ import {
   deleteGroups,
   filterKey,
   holdScript,
+  holdSetName,
+  holdSets,
   listArgs,
+  listedHoldSets,
   needsTombstone,
-  tombstoneArgs,
+  parseHoldSetName,
 } from "../../src/backend/conntrack.ts";
 import { parseTable } from "../../src/conntrack/parse.ts";
 import type { Flow } from "../../src/conntrack/flow.ts";
@@ -119,24 +122,51 @@ describe("conntrack -L narrowing", () => {
   for (const c of cases) it(c.name, () => expect(listArgs(4, c.selectors)).toEqual(c.want));
 });
 
-describe("holds and tombstones", () => {
+describe("holds", () => {
   const v6 = flow(
     "ipv6     10 udp      17 29 src=2001:db8:19::2 dst=2001:db8:19::1 sport=4000 dport=5060 src=2001:db8:1::20 dst=2001:db8:19::2 sport=5060 dport=4000 mark=0 zone=3 use=1 id=9",
   );
-  it("holds the reply tuple", () => {
-    expect(holdScript([v6], 2000)).toContain(
-      "add element inet natnow_hold h6 { udp . 2001:db8:1::20 . 5060 . 2001:db8:19::2 . 4000 timeout 2000ms }",
-    );
-    expect(holdScript([], 2000)).toBeNull();
+  const a = fwd("198.19.5.1", 4000, 5060, "198.18.1.20");
+  const b = fwd("198.19.5.2", 4001, 5060, "198.18.1.20");
+  it("set names carry what the rules need, and read back", () => {
+    const cases: [boolean, 4 | 6, number, string, number, string][] = [
+      [true, 4, 17, "198.18.1.20", 5060, "t4_17_198_18_1_20_5060"],
+      [false, 6, 6, "2001:db8:1::20", 80, "h6_6_2001_db8_1__20_80"],
+    ];
+    for (const [refresh, family, proto, addr, port, name] of cases) {
+      expect(holdSetName(refresh, family, proto, addr, port)).toBe(name);
+      expect(parseHoldSetName(name)).toEqual({ name, refresh, family, proto, addr, port });
+    }
+    expect(parseHoldSetName("other_set")).toBeNull();
   });
-  it("a tombstone is the client's tuple, untranslated, without -f", () => {
-    expect(tombstoneArgs(v6, 30)).toEqual([
-      "conntrack", "-I", "-p", "17", "-s", "2001:db8:19::2", "-d", "2001:db8:19::1", "--sport", "4000", "--dport", "5060",
-      "-w", "3", "-t", "30", "-u", "SEEN_REPLY",
+  it("one set per old peer; forwards that are gone refresh, moved ones only hold", () => {
+    const sets = holdSets([{ flow: a, refresh: true }, { flow: b, refresh: true }, { flow: v6, refresh: false }], 2000, 30000);
+    expect(sets.map((x) => [x.name, x.elements])).toEqual([
+      ["t4_17_198_18_1_20_5060", [{ addr: "198.19.5.1", port: 4000, ms: 30000 }, { addr: "198.19.5.2", port: 4001, ms: 30000 }]],
+      ["h6_17_2001_db8_1__20_5060", [{ addr: "2001:db8:19::2", port: 4000, ms: 2000 }]],
     ]);
   });
-  it("no tombstone when an added rule takes the client over", () => {
-    const a = fwd("198.19.5.1", 4000, 5060, "198.18.1.20");
+  it("the script rebuilds rules for earlier sets, deletes emptied ones, adds the elements", () => {
+    const sets = holdSets([{ flow: a, refresh: true }], 2000, 30000);
+    const script = holdScript(sets, [{ name: "h4_17_198_18_1_30_5060", empty: false }, { name: "h4_6_198_18_1_40_80", empty: true }], 30000) ?? "";
+    const lines = script.split("\n");
+    expect(lines).toContain("delete set inet natnow_hold h4_6_198_18_1_40_80");
+    expect(lines).toContain("add rule inet natnow_hold pre ct state new meta l4proto 17 ip saddr 198.18.1.30 th sport 5060 " +
+      "meta l4proto . ip daddr . th dport @h4_17_198_18_1_30_5060 counter drop");
+    expect(lines).toContain("add rule inet natnow_hold pre meta l4proto . ip saddr . th sport @t4_17_198_18_1_20_5060 " +
+      "update @t4_17_198_18_1_20_5060 { meta l4proto . ip saddr . th sport timeout 30000ms }");
+    expect(lines).toContain("add element inet natnow_hold t4_17_198_18_1_20_5060 { udp . 198.19.5.1 . 4000 timeout 30000ms }");
+    expect(lines.filter((l) => l.includes("@h4_6_198_18_1_40_80"))).toEqual([]);
+    expect(holdScript([], [], 30000)).toBeNull();
+  });
+  it("reads set names from nft's listing", () => {
+    const listing = "table inet natnow_hold {\n\tset t4_17_198_18_1_20_5060 {\n\t\ttype x\n\t\telements = { udp . 198.19.5.1 . 4000 }\n\t}\n" +
+      "\tset h4_17_198_18_1_30_5060 {\n\t\ttype x\n\t}\n\tset mine {\n\t}\n}\n";
+    expect(listedHoldSets(listing)).toEqual([
+      { name: "t4_17_198_18_1_20_5060", empty: false }, { name: "h4_17_198_18_1_30_5060", empty: true },
+    ]);
+  });
+  it("no tombstone hold when an added rule takes the client over", () => {
     const renewTo30: Selector = { ...revokeSip, action: "renew", replySrc: { pos: [], neg: ["198.18.1.30/32"] }, dnat: null, replied: false };
     expect(needsTombstone(a, [revokeSip])).toBe(true);
     expect(needsTombstone(a, [revokeSip, renewTo30])).toBe(false);
@@ -160,7 +190,7 @@ function table(): Map<string, number> {
   return new Map(t.flows.map((f) => [`${f.orig.src.join(".")}:${f.orig.sport}>${f.orig.dport}`, f.id ?? 0]));
 }
 
-const opts = { holdMs: 5000, tombstoneSeconds: 0 };
+const opts = { holdMs: 5000, tombstoneMs: 0 };
 
 describe.skipIf(!canRun)("conntrack backend (real conntrack-tools in a namespace)", () => {
   beforeAll(async () => {
@@ -192,9 +222,8 @@ describe.skipIf(!canRun)("conntrack backend (real conntrack-tools in a namespace
     const after = table();
     expect([...after.keys()].sort()).toEqual(["198.19.0.2:4100>5061", "198.19.0.3:4001>5060"]);
     for (const [k, id] of after) expect(id).toBe(before.get(k));
-    const held = sh(inNs(["nft", "list", "set", "inet", "natnow_hold", "h4"]));
-    expect(held).toContain("udp . 198.18.1.20 . 5060 . 198.19.0.2 . 4000");
-    expect(held).toContain("udp . 198.18.1.20 . 5060 . 198.19.0.4 . 4000");
+    const held = sh(inNs(["nft", "list", "set", "inet", "natnow_hold", "h4_17_198_18_1_20_5060"]));
+    expect(held).toMatch(/elements = \{ udp \. 198\.19\.0\.(2|4) \. 4000 timeout 5s expires \S+,\s+udp \. 198\.19\.0\.(2|4) \. 4000 /);
   });
 
   it("finds nothing more the second time", () => {
@@ -202,13 +231,16 @@ describe.skipIf(!canRun)("conntrack backend (real conntrack-tools in a namespace
     expect([r.matched, r.revoked, r.errors]).toEqual([0, 0, []]);
   });
 
-  it("leaves a tombstone holding the client's tuple when the forward is gone", () => {
+  it("holds a gone forward's client for as long as it sends, and keeps earlier holds", () => {
     insert(["-p", "udp", "-s", "198.19.0.2", "-d", "198.19.0.1", "--sport", "4000", "--dport", "5060",
       "-r", "198.18.1.20", "-q", "198.19.0.2", "--reply-port-src", "5060", "--reply-port-dst", "4000", "-u", "SEEN_REPLY"]);
-    const r = applyConntrack(host, [revokeSip], { ...opts, tombstoneSeconds: 30 });
+    const r = applyConntrack(host, [revokeSip], { ...opts, tombstoneMs: 30000 });
     expect([r.revoked, r.errors]).toEqual([1, []]);
-    const t = parseTable(sh(inNs(["conntrack", "-L", "-f", "ipv4", "-o", "extended,id", "-p", "17", "--sport", "4000"]))).flows;
-    expect(t.map((f) => [f.orig.src.join("."), f.dnat, f.replied])).toEqual([["198.19.0.2", false, true]]);
+    const listing = sh(inNs(["nft", "list", "table", "inet", "natnow_hold"]));
+    expect(listing).toMatch(/set t4_17_198_18_1_20_5060 \{[^}]*elements = \{ udp \. 198\.19\.0\.2 \. 4000 timeout 30s/);
+    expect(listing).toMatch(/update @t4_17_198_18_1_20_5060 \{ meta l4proto \. ip saddr \. th sport timeout 30s \}/);
+    // the first run's hold is still there, with its rule
+    expect(listing).toMatch(/@h4_17_198_18_1_20_5060 counter/);
   });
 
   it("reports a missing conntrack instead of failing", async () => {
