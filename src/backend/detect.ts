@@ -36,7 +36,7 @@ export const DEFAULT_PATHS: DetectPaths = { kmod: KMOD_PATH, procfs: PROCFS_PATH
 export function availability(host: Host, procfsCollateral: boolean, paths: DetectPaths = DEFAULT_PATHS): Availability {
   const st = readKmodStatus(host, paths.kmod);
   const ct = host.findProgram("conntrack");
-  const proc = host.readFile(paths.procfs) !== null;
+  const proc = host.exists(paths.procfs);
   return {
     kmod: st
       ? { ok: true, why: `natnow.ko loaded (protocol ${st.version}, timestamps ${st.timestamps ? "on" : "off"})` }

@@ -31,6 +31,8 @@ export interface Host {
   args(): string[];
   /** A file's bytes, or null when it does not exist or cannot be read. */
   readFile(path: string): Uint8Array | null;
+  /** Whether a path exists (without reading it: /proc/net/nf_conntrack can be hundreds of MB). */
+  exists(path: string): boolean;
   /** Writes a file atomically (temporary file, then rename); throws on failure. */
   writeFileAtomic(path: string, data: Uint8Array): void;
   /**

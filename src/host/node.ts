@@ -44,6 +44,7 @@ export async function createNodeHost(): Promise<Host> {
         return null;
       }
     },
+    exists: (p) => fs.existsSync(p),
     writeFileAtomic(p, data) {
       const tmp = `${p}.tmp.${process.pid}`;
       fs.writeFileSync(tmp, data, { mode: 0o644 });

@@ -154,6 +154,9 @@ export function createQjsHost(): Host {
         os.close(fd);
       }
     },
+    exists(path) {
+      return os.stat(path)[1] === 0;
+    },
     writeFileAtomic(path, data) {
       const tmp = `${path}.tmp.${os.getpid()}`;
       const fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644);

@@ -27,6 +27,7 @@ describe("picking a backend", () => {
 describe("looking at the machine", () => {
   const host = (files: Record<string, string>, programs: string[]): Host => ({
     readFile: (p: string) => (p in files ? utf8Encode(files[p]) : null),
+    exists: (p: string) => p in files,
     findProgram: (n: string) => (programs.indexOf(n) >= 0 ? `/usr/sbin/${n}` : null),
   }) as unknown as Host;
   const paths = { kmod: "/k", procfs: "/p" };

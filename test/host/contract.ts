@@ -60,6 +60,14 @@ export const contractCases: ContractCase[] = [
     expect: "x",
   },
   {
+    name: "exists sees files and directories, not missing paths",
+    run: (h, d) => {
+      h.writeFileAtomic(`${d}/e`, utf8Encode("e"));
+      return [h.exists(`${d}/e`), h.exists(d), h.exists(`${d}/none`)];
+    },
+    expect: [true, true, false],
+  },
+  {
     name: "writeControl writes each chunk in place, neither truncating nor creating",
     run: (h, d) => {
       h.writeFileAtomic(`${d}/ctl`, utf8Encode("xxxxxxxx"));

@@ -1,0 +1,203 @@
+/**
+ * natnow's benchmark (`npm run bench`), all measured in one run, printed as
+ * tables. Needs root; builds its own namespaces and removes them.
+ *
+ * 1. Latency of scenario 1: from "rule live" (fw4's reload returned) to the
+ *    first packet the LAN server receives, with `natnow apply` run at once.
+ * 2. A change affecting 100 flows (redirect 'SIP' removed: 100 WAN clients
+ *    forwarded to the PBX) in tables of 10k, 100k and 1M entries, filled
+ *    inside a namespace with batched ctnetlink messages (bench/ctfill.c):
+ *    wall and CPU time of `natnow apply` against `conntrack -D` with the
+ *    equivalent filter, a hand-written `conntrack -D` filter, and
+ *    `conntrack -F`, with the entries each destroyed.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fixturePath, repoRoot } from "../test/helpers/fixtures.ts";
+import { bundle, config, nowNs, Router, sleep } from "../test/e2e/harness.ts";
+
+const SIZES = (process.env.NATNOW_BENCH_SIZES ?? "10000,100000,1000000").split(",").map(Number);
+const AFFECTED = 100;
+const LATENCY_RUNS = 5;
+
+const sh = (argv: string[], input?: string) =>
+  execFileSync(argv[0], argv.slice(1), { encoding: "utf8", input, stdio: ["pipe", "pipe", "pipe"], maxBuffer: 1 << 30 });
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** Part 1: rule live → first packet delivered, natnow started right after the reload. */
+async function latency(): Promise<{ firstMs: number[]; applyMs: number[] }> {
+  const firstMs: number[] = [];
+  const applyMs: number[] = [];
+  for (let i = 0; i < LATENCY_RUNS; i++) {
+    const r = new Router({ phone: "198.18.1.50", pbx: "198.18.1.20" });
+    try {
+      r.load("a");
+      const pbx = r.traffic("pbx", ["-b", "5060", "-d", "2.5", "-r", r.path("pbx")]);
+      const phone = r.traffic("phone", ["-b", "4000", "-t", "198.19.100.2", "-p", "5060", "-i", "5", "-d", "2.2"]);
+      await sleep(700);
+      r.load("b");
+      const live = nowNs();
+      const run = r.apply(config("a"), config("b"));
+      applyMs.push(Number(nowNs() - live) / 1e6);
+      if (run.status !== 0) throw new Error(`natnow apply failed: ${run.stderr}`);
+      await Promise.all([pbx, phone]);
+      const got = r.received("pbx").filter((x) => x.t > live);
+      firstMs.push(got.length ? Number(got[0].t - live) / 1e6 : NaN);
+    } finally {
+      r.close();
+    }
+  }
+  return { firstMs, applyMs };
+}
+
+interface Row {
+  entries: number;
+  method: string;
+  wall: number;
+  cpu: number;
+  affected: number;
+  bystanders: number;
+  fill: number;
+}
+
+/** A namespace holding a big conntrack table, with fw4's ruleset (after the change) loaded. */
+class Table {
+  readonly ns = `nnbench${process.pid % 100000}`;
+  readonly dir = mkdtempSync(join(tmpdir(), "natnow-bench-"));
+  readonly ctfill = join(this.dir, "ctfill");
+  constructor() {
+    sh(["gcc", "-O2", "-Wall", "-Werror", "-o", this.ctfill, join(repoRoot, "bench", "ctfill.c")]);
+    sh(["ip", "netns", "add", this.ns]);
+    this.in(["nft", "-f", fixturePath("fw4-examples", "a", "ruleset.nft")]);
+    writeFileSync(join(this.dir, "old"), config("b"));
+    writeFileSync(join(this.dir, "new"), config("a"));
+  }
+  in(argv: string[], input?: string): string {
+    return sh(["ip", "netns", "exec", this.ns, ...argv], input);
+  }
+  /** Fills the table: bystanders (most LAN → WAN HTTPS, a tenth outbound SIP) and the affected forwarded flows. */
+  fill(total: number): number {
+    this.in(["conntrack", "-F"]);
+    const sip = Math.floor((total - AFFECTED) / 10);
+    const https = total - AFFECTED - sip;
+    const spec = [
+      `${https} 17 198.18.128.1 198.19.200.1 443 198.19.200.1 198.19.100.2 443 14 900`,
+      `${sip} 17 198.18.64.1 198.19.201.1 5060 198.19.201.1 198.19.100.2 5060 14 900`,
+      `${AFFECTED} 17 198.19.50.1 198.19.100.2 5060 198.18.1.20 - 5060 14 900`,
+    ].join("\n") + "\n";
+    const t = performance.now();
+    this.in([this.ctfill], spec);
+    return (performance.now() - t) / 1000;
+  }
+  count(args: string[] = []): number {
+    if (!args.length) return Number(this.in(["conntrack", "-C"]).trim());
+    return this.in(["conntrack", "-L", "-f", "ipv4", ...args]).split("\n").filter(Boolean).length;
+  }
+  /** Runs a command in the namespace: wall seconds, and CPU seconds of it and its children. */
+  timed(argv: string[]): { wall: number; cpu: number; status: number } {
+    const quoted = argv.map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
+    const t = performance.now();
+    const r = spawnSync("bash", ["-c", `ip netns exec ${this.ns} ${quoted} >/dev/null 2>&1; s=$?; times; exit $s`], { encoding: "utf8" });
+    const wall = (performance.now() - t) / 1000;
+    const child = (r.stdout.trim().split("\n")[1] ?? "").match(/([0-9]+)m([0-9.]+)s/g) ?? [];
+    const cpu = child.map((x) => {
+      const m = /([0-9]+)m([0-9.]+)s/.exec(x) as RegExpExecArray;
+      return Number(m[1]) * 60 + Number(m[2]);
+    }).reduce((a, b) => a + b, 0);
+    return { wall, cpu, status: r.status ?? -1 };
+  }
+  close(): void {
+    spawnSync("ip", ["netns", "del", this.ns]);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+async function tables(): Promise<Row[]> {
+  const max = Number(sh(["sysctl", "-n", "net.netfilter.nf_conntrack_max"]).trim());
+  const need = Math.max(...SIZES) + 10_000;
+  if (need > max) sh(["sysctl", "-qw", `net.netfilter.nf_conntrack_max=${need}`]);
+  const t = new Table();
+  const rows: Row[] = [];
+  try {
+    const methods: [string, string[]][] = [
+      ["natnow apply (conntrack backend)", [process.execPath, bundle(), "apply", "--previous", join(t.dir, "old"),
+        "--config", join(t.dir, "new"), "--interfaces", fixturePath("fw4-examples", "a", "interfaces.json"),
+        "--state-dir", join(t.dir, "state"), "--backend", "conntrack"]],
+      ["conntrack -D, the equivalent filter", ["conntrack", "-D", "-f", "ipv4", "-p", "17", "-d", "198.19.100.2",
+        "--dport", "5060", "-r", "198.18.1.20", "--reply-port-src", "5060"]],
+      ["conntrack -D -p udp --dport 5060", ["conntrack", "-D", "-f", "ipv4", "-p", "17", "--dport", "5060"]],
+      ["conntrack -F", ["conntrack", "-F"]],
+    ];
+    for (const n of SIZES) {
+      for (const [method, argv] of methods) {
+        const fill = t.fill(n);
+        const before = t.count();
+        rmSync(join(t.dir, "state"), { recursive: true, force: true });
+        const m = t.timed(argv);
+        if (m.status !== 0 && !method.startsWith("conntrack -D")) throw new Error(`${method} failed (${m.status})`);
+        // entries of the 100 SIP clients that are still forwarded to the PBX; natnow's tombstones are theirs too
+        const affectedLeft = t.count(["-p", "17", "-r", "198.18.1.20"]);
+        const clientEntries = t.count(["-p", "17", "-d", "198.19.100.2", "--dport", "5060"]);
+        const after = t.count();
+        rows.push({
+          entries: before, method, wall: m.wall, cpu: m.cpu, fill,
+          affected: AFFECTED - affectedLeft,
+          bystanders: (before - AFFECTED) - (after - clientEntries),
+        });
+        process.stderr.write(`  ${n} ${method}: ${m.wall.toFixed(3)} s\n`);
+      }
+    }
+  } finally {
+    t.close();
+    if (need > max) sh(["sysctl", "-qw", `net.netfilter.nf_conntrack_max=${max}`]);
+  }
+  return rows;
+}
+
+async function main(): Promise<number> {
+  if (process.getuid?.() !== 0) {
+    console.error("the benchmark builds network namespaces: run it as root");
+    return 1;
+  }
+  const cpu = sh(["nproc"]).trim();
+  console.log(`natnow benchmark, ${new Date().toISOString().slice(0, 10)}, kernel ${sh(["uname", "-r"]).trim()}, ${cpu} CPUs, ` +
+    `${sh(["conntrack", "--version"]).trim()}, node ${process.version}`);
+  console.log();
+  process.stderr.write("latency runs...\n");
+  const l = await latency();
+  const f = (xs: number[]) => `median ${median(xs).toFixed(0)} ms (min ${Math.min(...xs).toFixed(0)}, max ${Math.max(...xs).toFixed(0)})`;
+  console.log(`1. Scenario 1, a LAN phone sending every 5 ms; natnow apply started as the new ruleset went live (${LATENCY_RUNS} runs):`);
+  console.log(`   rule live -> first packet at the PBX: ${f(l.firstMs)}`);
+  console.log(`   natnow apply, whole command (Node start included): ${f(l.applyMs)}`);
+  console.log();
+  process.stderr.write("table runs...\n");
+  const rows = await tables();
+  console.log(`2. A change affecting ${AFFECTED} flows (redirect 'SIP' removed) in a full table:`);
+  console.log();
+  console.log("   entries   method                                 fill s   wall s   cpu s   destroyed: affected  bystanders");
+  for (const r of rows) {
+    console.log(`   ${String(r.entries).padStart(7)}   ${r.method.padEnd(38)} ${r.fill.toFixed(2).padStart(6)} ` +
+      `${r.wall.toFixed(3).padStart(8)} ${r.cpu.toFixed(3).padStart(7)}   ${String(r.affected).padStart(18)}  ${String(r.bystanders).padStart(10)}`);
+  }
+  console.log();
+  const starts: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t = performance.now();
+    spawnSync(process.execPath, [bundle(), "version"]);
+    starts.push(performance.now() - t);
+  }
+  console.log(`   natnow's times include starting Node: ${median(starts).toFixed(0)} ms for 'natnow version' (the router runs qjs).`);
+  console.log("   conntrack-tools 1.4.7 walks the whole table for every -L and every -D: natnow needs one of each.");
+  for (const n of SIZES) {
+    const at = rows.filter((r) => Math.abs(r.entries - n) < 10);
+    const nn = at.find((r) => r.method.startsWith("natnow"));
+    const raw = at.find((r) => r.method.includes("equivalent"));
+    if (nn && raw) console.log(`   ${n} entries: natnow / conntrack -D (equivalent filter) wall time = ${(nn.wall / raw.wall).toFixed(2)}`);
+  }
+  return 0;
+}
+
+process.exit(await main());
