@@ -55,10 +55,6 @@ describe("kmod backend", () => {
     const r = applyKmod(fakeModule({ loaded: false }).host, removed(), { ttl: 0 });
     expect(r.errors).toEqual(["natnow.ko is not loaded (/proc/net/natnow is missing or unreadable)"]);
   });
-  it("says renew needs timestamps", () => {
-    const r = applyKmod(fakeModule({ timestamps: false }).host, added(), { ttl: 0 });
-    expect(r.errors).toEqual(["renew needs conntrack timestamps: sysctl -w net.netfilter.nf_conntrack_timestamp=1"]);
-  });
   it("reports a refused write", () => {
     const r = applyKmod(fakeModule({ refuse: "arm" }).host, added(), { ttl: 0 });
     expect([r.failed, r.errors]).toEqual([1, ["writing /proc/net/natnow failed: '/proc/net/natnow': EINVAL"]]);
