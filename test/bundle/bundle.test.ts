@@ -1,11 +1,14 @@
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { tmpdir } from "node:os";
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { runInQuickJS } from "../helpers/qjs-stdos.ts";
 import { configFixtures, fixturePath, repoRoot } from "../helpers/fixtures.ts";
 
 const bundlePath = join(repoRoot, "dist", "natnow.js");
+const scratch = mkdtempSync(join(tmpdir(), "natnow-bundle-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 let bundle: string;
 
 beforeAll(() => {
@@ -53,6 +56,13 @@ const cases: [string, string[]][] = [
   ["plan: broken config", ["plan", "--previous", ex("a", "firewall"), "--config", fixturePath("uci", "broken", "firewall"), ...facts]],
   ["plan: unreadable facts", ["plan", "--previous", ex("a", "firewall"), "--config", ex("b", "firewall"), "--interfaces", ex("a", "firewall")]],
   ["plan: no previous", ["plan", "--config", ex("b", "firewall")]],
+  ["apply: broken config", ["apply", "--previous", ex("a", "firewall"), "--config", fixturePath("uci", "broken", "firewall"), ...facts,
+    "--state-dir", join(scratch, "broken")]],
+  ["apply: nothing changed", ["apply", "--previous", ex("a", "firewall"), "--config", ex("a", "firewall"), ...facts,
+    "--state-dir", join(scratch, "same")]],
+  ["apply: unknown backend", ["apply", "--config", ex("a", "firewall"), "--backend", "iptables"]],
+  ["status: nothing recorded", ["status", "--state-dir", join(scratch, "none"), "--policy", join(scratch, "none")]],
+  ["status: recorded runs, as JSON", ["status", "--state-dir", fixturePath("state"), "--policy", fixturePath("policy", "natnow"), "--json"]],
   ["usage error", ["plan", "--bogus"]],
   ["version", ["version"]],
 ];

@@ -358,3 +358,75 @@ figure "7 TCP throughput loaded and idle (Mbit/s, 3 runs)" "${loaded[*]} (mean $
 figure "7 loaded/not loaded" "$ratio"
 check "7 throughput was measured both ways" '[ "$ratio" != "n/a" ]'
 topo_down
+
+# ---------------------------------------------------------------- 8
+# natnow itself (the bundle, under the host's Node) driving the module on the
+# router fw4's examples describe: br-lan 198.18.1.1/24, eth1 198.19.100.2/24
+echo "== 8: natnow apply --backend kmod on fw4's rulesets"
+ROOT=$(cd "$DIR/../.." && pwd)
+FX=$ROOT/test/fixtures/fw4-examples
+natnow() { $NS r node "$ROOT/dist/natnow.js" apply --backend kmod --interfaces "$FX/a/interfaces.json" --state-dir "$T/st8" "$@"; }
+fw4_down() { for x in r w l1 l2; do ip netns del "$x" 2>/dev/null; done; }
+fw4_up() {
+  fw4_down
+  for x in r w l1 l2; do
+    ip netns add "$x"
+    $NS "$x" sysctl -qw net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.all.accept_dad=0
+    $NS "$x" ip link set lo up
+  done
+  $NS r ip link add br-lan type bridge
+  $NS r ip addr add 198.18.1.1/24 dev br-lan
+  for h in l1:198.18.1.50 l2:198.18.1.20; do
+    x=${h%%:*}
+    ip link add eth0 netns "$x" type veth peer name "p-$x" netns r
+    $NS r ip link set "p-$x" master br-lan up
+    $NS "$x" ip addr add "${h#*:}/24" dev eth0
+    $NS "$x" ip link set eth0 up
+    $NS "$x" ip route add default via 198.18.1.1
+  done
+  ip link add eth1 netns r type veth peer name eth0 netns w
+  $NS r ip addr add 198.19.100.2/24 dev eth1
+  $NS w ip addr add 198.19.100.1/24 dev eth0
+  $NS r ip link set br-lan up && $NS r ip link set eth1 up && $NS w ip link set eth0 up
+  $NS r sysctl -qw net.ipv4.ip_forward=1
+  rm -rf "$T/st8"
+}
+after() { awk -v t="$2" -v from="${3:-}" '$2 > t && (from == "" || $3 == from)' "$1" | wc -l; }
+
+# scenario 1: the SIP redirect (with reflection) added while a LAN phone streams to the WAN address
+fw4_up
+$NS r nft -f "$FX/a/ruleset.nft"
+traffic l2 -b 5060 -d 12 -r "$T/k8srv" &
+traffic l1 -b 4000 -t 198.19.100.2 -p 5060 -i 20 -d 11 &
+sleep 1
+$NS r nft -f "$FX/b/ruleset.nft"
+t_rule=$(now)
+sleep 1
+stuck=$(after "$T/k8srv" "$t_rule")
+t_apply=$(now)
+out=$(natnow --previous "$FX/a/firewall" --config "$FX/b/firewall" 2>&1); rc=$?
+echo "$out"
+t_done=$(now)
+wait
+got=$(after "$T/k8srv" "$t_apply")
+scopes=$($NS r grep -c '^scope' /proc/net/natnow)
+figure "8 natnow apply (node in TCG) took (ms)" "$(( (t_done - t_apply) / 1000000 ))"
+check "8 natnow apply --backend kmod arms fw4's forward: stuck $stuck, then $got received (rc $rc, $scopes scopes, renewed $(stat_of renewed))" \
+  '[ "$rc" -eq 0 ] && [ "$stuck" -eq 0 ] && [ "$got" -gt 100 ] && [ "$scopes" -eq 3 ] && [ "$(stat_of renewed)" -eq 1 ] && [ "$(stat_of bad_commands)" -eq 0 ]'
+
+# scenario 3: the SIP redirect removed while client and old host talk both ways
+fw4_up
+$NS r nft -f "$FX/b/ruleset.nft"
+traffic w -b 4000 -t 198.19.100.2 -p 5060 -i 20 -d 11 &
+sleep 0.3
+traffic l2 -b 5060 -t 198.19.100.1 -p 4000 -i 20 -d 10.7 -r "$T/k8old" &
+sleep 1
+$NS r nft -f "$FX/a/ruleset.nft"
+out=$(natnow --previous "$FX/b/firewall" --config "$FX/a/firewall" 2>&1); rc=$?
+echo "$out"
+t=$(now)
+wait
+old=$(after "$T/k8old" $((t + 100000000)) 198.19.100.1)
+check "8 natnow apply --backend kmod revokes a removed forward under two-way traffic: $old packets reached the old host after (killed $(stat_of killed), held $(stat_of held_drops))" \
+  '[ "$rc" -eq 0 ] && [ "$old" -eq 0 ] && [ "$(stat_of killed)" -ge 1 ] && [ "$(stat_of bad_commands)" -eq 0 ]'
+fw4_down
