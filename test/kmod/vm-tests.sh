@@ -44,16 +44,20 @@ insmod "$B/natnow.ko" && insmod "$B/xt_NATNOW.ko"
 check "natnow.ko and xt_NATNOW.ko load into $(uname -r)" 'grep -q "^natnow " /proc/modules'
 dmesg | grep -q "module verification failed\|loading out-of-tree" && echo "(taint: unsigned out-of-tree module, expected)"
 
-topo_down() { for x in c r s1 s2; do ip netns del "$x" 2>/dev/null; done; }
-topo_up() {
-  topo_down
-  for x in c r s1 s2; do
+# fresh namespaces with lo up (any of the same names are removed first)
+ns_fresh() {
+  for x in "$@"; do ip netns del "$x" 2>/dev/null; done
+  for x in "$@"; do
     ip netns add "$x"
     # no duplicate address detection: tentative link-local addresses would
     # hold up IPv6 neighbour discovery for the first seconds of each test
     $NS "$x" sysctl -qw net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.all.accept_dad=0
     $NS "$x" ip link set lo up
   done
+}
+topo_down() { for x in c r s1 s2; do ip netns del "$x" 2>/dev/null; done; }
+topo_up() {
+  ns_fresh c r s1 s2
   ip link add c0 netns c type veth peer name r0 netns r
   ip link add s10 netns s1 type veth peer name r1 netns r
   ip link add s20 netns s2 type veth peer name r2 netns r
@@ -368,12 +372,7 @@ FX=$ROOT/test/fixtures/fw4-examples
 natnow() { $NS r node "$ROOT/dist/natnow.js" apply --backend kmod --interfaces "$FX/a/interfaces.json" --state-dir "$T/st8" "$@"; }
 fw4_down() { for x in r w l1 l2; do ip netns del "$x" 2>/dev/null; done; }
 fw4_up() {
-  fw4_down
-  for x in r w l1 l2; do
-    ip netns add "$x"
-    $NS "$x" sysctl -qw net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.all.accept_dad=0
-    $NS "$x" ip link set lo up
-  done
+  ns_fresh r w l1 l2
   $NS r ip link add br-lan type bridge
   $NS r ip addr add 198.18.1.1/24 dev br-lan
   for h in l1:198.18.1.50 l2:198.18.1.20; do
