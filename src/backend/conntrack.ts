@@ -7,10 +7,11 @@
  * 2. Hold the reply tuples of flows about to be revoked in an nft set, so
  *    the old peer cannot re-create a reversed entry that pins the client.
  * 3. Delete the chosen flows in as few `conntrack -D` runs as the dump
- *    allows. conntrack-tools 1.4.7 has no batch mode and every `-D` walks
- *    the whole table (≈2 s at 1M entries), so one process per flow does not
- *    scale: flows are grouped under the coarsest `-D` filter that the dump
- *    shows matches only chosen flows, down to the full tuple.
+ *    allows. Every `-D` of conntrack-tools 1.4.7 walks the whole table
+ *    (≈2 s at 1M entries), each line of its batch mode (`-R`) too, so one
+ *    delete per flow does not scale: flows are grouped under the coarsest
+ *    `-D` filter that the dump shows matches only chosen flows, down to the
+ *    full tuple.
  * 4. Read what each `-D` printed: chosen flows it did not list were already
  *    gone; anything it listed that was not chosen (an entry created after
  *    the dump) is counted as collateral.
