@@ -1,0 +1,142 @@
+/**
+ * One run: plan the change from the config natnow last applied (or the
+ * given previous one) to the new one, carry it out with a backend, and
+ * remember it. Shared by `natnow apply` and the daemon.
+ */
+
+import { applyWith } from "../backend/apply.ts";
+import { availability, pickBackend } from "../backend/detect.ts";
+import type { BackendResult } from "../backend/result.ts";
+import type { Host } from "../host/host.ts";
+import { computePlan, type PlanInput } from "../plan/compute.ts";
+import type { BackendChoice } from "../plan/policy.ts";
+import { utf8Decode, utf8Encode } from "../uci/bytes.ts";
+import { addRun, formatRuns, parseRuns, type RunRecord, STATE_FILES } from "./state.ts";
+
+/** Exit status when the backend reported errors or failed deletes. */
+export const EXIT_PARTIAL = 1;
+
+/** Exit status for invalid input. */
+export const EXIT_INVALID = 2;
+
+/** Exit status when no backend can run (sysexits EX_UNAVAILABLE). */
+export const EXIT_UNAVAILABLE = 69;
+
+/** What to run. */
+export interface RunRequest {
+  /** The plan inputs; `previous` null means: the config natnow last applied. */
+  input: PlanInput;
+  /** A backend named on the command line (else the policy's). */
+  backend?: BackendChoice;
+  dryRun: boolean;
+  /** What started it, for the record (`apply`, `boot`, `fw4 reload`, ...). */
+  trigger: string;
+  stateDir: string;
+}
+
+/** What a run did: its record, the backend's result, the exit status and the report lines. */
+export interface RunOutcome {
+  run: RunRecord;
+  result: BackendResult | null;
+  code: number;
+  /** A human report (the first line names the changes and the backend). */
+  lines: string[];
+  /** Problems with the state directory (the run itself is not affected). */
+  stateErrors: string[];
+}
+
+/** The counts of a result, in words. */
+export function formatCounts(r: BackendResult): string {
+  const parts = [`matched ${r.matched}`, `renewed ${r.renewed}`, `revoked ${r.revoked}`, `gone ${r.gone}`, `failed ${r.failed}`];
+  if (r.backend === "kmod") parts.push(`armed ${r.armed}`);
+  if (r.collateral || r.backend === "procfs") parts.push(`collateral ${r.collateral}`);
+  return parts.join(", ");
+}
+
+/** The config natnow last applied, or null. */
+export function appliedConfig(host: Host, stateDir: string): Uint8Array | null {
+  return host.readFile(`${stateDir}/${STATE_FILES.applied}`);
+}
+
+function saveRun(host: Host, dir: string, run: RunRecord): string | null {
+  try {
+    host.makeDirs(dir);
+    const path = `${dir}/${STATE_FILES.runs}`;
+    const old = host.readFile(path);
+    host.writeFileAtomic(path, utf8Encode(formatRuns(addRun(parseRuns(old === null ? null : utf8Decode(old)), run))));
+    return null;
+  } catch (e) {
+    return `cannot record the run in ${dir}: ${(e as Error).message}`;
+  }
+}
+
+/**
+ * Plans and applies. Invalid input resets nothing. The new config becomes
+ * the next run's previous only when the run succeeded, so a failed run is
+ * retried by the next one. Dry runs change no state.
+ */
+export function runOnce(host: Host, req: RunRequest): RunOutcome {
+  const started = host.now();
+  const run: RunRecord = {
+    time: host.time(), trigger: req.trigger, ok: false, dryRun: req.dryRun, backend: null, reason: "",
+    changes: [], selectors: 0, result: null, durationMs: 0, errors: [],
+  };
+  const lines: string[] = [];
+  const stateErrors: string[] = [];
+  const finish = (code: number, result: BackendResult | null): RunOutcome => {
+    run.durationMs = Math.round(host.now() - started);
+    run.ok = code === 0;
+    if (result) {
+      const { commands: _c, errors: _e, ...counts } = result;
+      run.result = counts;
+    }
+    if (!req.dryRun) {
+      const e = saveRun(host, req.stateDir, run);
+      if (e) stateErrors.push(e);
+    }
+    return { run, result, code, lines, stateErrors };
+  };
+
+  const input = { ...req.input, previous: req.input.previous ?? (req.input.boot ? null : appliedConfig(host, req.stateDir)) };
+  const outcome = computePlan(input);
+  if (!outcome.ok) {
+    run.errors.push(`invalid input: ${outcome.error}`);
+    return finish(EXIT_INVALID, null);
+  }
+  const { plan, policy, model } = outcome.result;
+  run.changes = plan.changes.map((c) => c.change.text);
+  run.selectors = plan.selectors.length;
+  run.errors.push(...plan.errors);
+  const detection = pickBackend(availability(host, policy.procfsCollateral), req.backend ?? policy.backend);
+  run.backend = detection.backend;
+  run.reason = detection.reason;
+  const head = `natnow apply${req.dryRun ? " (dry run)" : ""}${input.boot ? " (boot)" : ""}: ` +
+    `${plan.changes.length} change(s), ${plan.selectors.length} selector(s)`;
+  lines.push(detection.backend ? `${head}, backend ${detection.backend} (${detection.reason})` : head);
+  for (const c of plan.changes) lines.push(`  ${c.change.text}${c.note ? ` (${c.note})` : ""}`);
+
+  let result: BackendResult | null = null;
+  let code = 0;
+  if (!plan.selectors.length) {
+    lines.push("nothing to reset");
+  } else if (!detection.backend) {
+    run.errors.push(detection.reason);
+    code = EXIT_UNAVAILABLE;
+  } else {
+    const routerAddresses = [...model.networks.flatMap((n) => n.addresses), ...model.zones.flatMap((z) => z.addresses)];
+    result = applyWith(host, detection.backend, plan.selectors, { policy, routerAddresses, dryRun: req.dryRun });
+    lines.push(`${req.dryRun ? "would reset: " : ""}${formatCounts(result)} in ${Math.round(host.now() - started)} ms`);
+    for (const c of req.dryRun ? result.commands : []) lines.push(`  ${c}`);
+    run.errors.push(...result.errors);
+    if (result.errors.length || result.failed) code = EXIT_PARTIAL;
+  }
+  if (!req.dryRun && code === 0) {
+    try {
+      host.makeDirs(req.stateDir);
+      host.writeFileAtomic(`${req.stateDir}/${STATE_FILES.applied}`, input.config);
+    } catch (e) {
+      stateErrors.push(`cannot keep the applied config in ${req.stateDir}: ${(e as Error).message}`);
+    }
+  }
+  return finish(code, result);
+}
