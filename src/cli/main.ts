@@ -5,7 +5,7 @@ import { utf8Encode } from "../uci/bytes.ts";
 import { run } from "./run.ts";
 
 createHost().then((host) => {
-  let code: number;
+  let code: number | null;
   try {
     code = run(host, host.args());
   } catch (e) {
@@ -13,5 +13,6 @@ createHost().then((host) => {
     host.writeStderr(utf8Encode(`natnow: internal error: ${msg}\n`));
     code = 70;
   }
-  host.exit(code);
+  // null: a service that goes on running on its event loop (the daemon)
+  if (code !== null) host.exit(code);
 });

@@ -4,6 +4,7 @@ import type { Host } from "../host/host.ts";
 import { UsageError } from "./args.ts";
 import { err, out } from "./output.ts";
 import { APPLY_USAGE, applyCommand } from "./apply.ts";
+import { DAEMON_USAGE, daemonCommand } from "./daemon.ts";
 import { PLAN_USAGE, planCommand } from "./plan.ts";
 import { STATUS_USAGE, statusCommand } from "./status.ts";
 import { UCI_USAGE, uciCommand } from "./uci.ts";
@@ -15,6 +16,7 @@ const USAGE = `usage:
   ${PLAN_USAGE}
   ${APPLY_USAGE}
   ${STATUS_USAGE}
+  ${DAEMON_USAGE}
   ${UCI_USAGE}
   natnow version
 `;
@@ -22,8 +24,8 @@ const USAGE = `usage:
 /** Exit status for usage errors. */
 export const EXIT_USAGE = 64;
 
-/** Runs one natnow command and returns its exit status. */
-export function run(host: Host, argv: string[]): number {
+/** Runs one natnow command and returns its exit status (null: it goes on running, as the daemon does). */
+export function run(host: Host, argv: string[]): number | null {
   const [cmd, ...rest] = argv;
   try {
     switch (cmd) {
@@ -33,6 +35,8 @@ export function run(host: Host, argv: string[]): number {
         return applyCommand(host, rest);
       case "status":
         return statusCommand(host, rest);
+      case "daemon":
+        return daemonCommand(host, rest);
       case "uci":
         return uciCommand(host, rest);
       case "version":

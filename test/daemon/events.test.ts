@@ -1,0 +1,72 @@
+import { describe, expect, it } from "vitest";
+import { Debouncer, describeEvent, parseListenLine } from "../../src/daemon/events.ts";
+import type { Host } from "../../src/host/host.ts";
+
+describe("ubus listen lines", () => {
+  const cases: [string, ReturnType<typeof parseListenLine>][] = [
+    ['{ "natnow.reload": {"action":"reload"} }', { type: "natnow.reload", data: { action: "reload" } }],
+    ['{ "network.interface": {"action":"ifup","interface":"wan"} }', { type: "network.interface", data: { action: "ifup", interface: "wan" } }],
+    ['{ "natnow.reload": {} }', { type: "natnow.reload", data: {} }],
+    ["Failed to connect to ubus", null],
+    ['{ "a": 1 }', null],
+    ['{ "a": {}, "b": {} }', null],
+    ["[]", null],
+  ];
+  for (const [line, want] of cases) it(line, () => expect(parseListenLine(line)).toEqual(want));
+  it("names the trigger", () => {
+    expect(describeEvent({ type: "natnow.reload", data: { action: "restart" } })).toBe("fw4 restart");
+    expect(describeEvent({ type: "natnow.reload", data: {} })).toBe("fw4 reload");
+    expect(describeEvent({ type: "network.interface", data: { action: "ifup", interface: "wan" } })).toBe("interface wan ifup");
+  });
+});
+
+/** A host whose clock and timers the test drives. */
+function clock() {
+  let now = 0;
+  let id = 0;
+  const timers = new Map<number, { at: number; fn: () => void }>();
+  const host = {
+    now: () => now,
+    setTimeout: (fn: () => void, ms: number) => (timers.set(++id, { at: now + ms, fn }), id),
+    clearTimeout: (i: number) => void timers.delete(i),
+  } as unknown as Host;
+  const advance = (ms: number) => {
+    const end = now + ms;
+    for (;;) {
+      const next = [...timers.entries()].sort((a, b) => a[1].at - b[1].at)[0];
+      if (!next || next[1].at > end) break;
+      now = next[1].at;
+      timers.delete(next[0]);
+      next[1].fn();
+    }
+    now = end;
+  };
+  return { host, advance };
+}
+
+describe("debouncing", () => {
+  it("a burst is one run with every trigger, after the quiet time", () => {
+    const { host, advance } = clock();
+    const fired: string[][] = [];
+    const d = new Debouncer(host, 2000, 10_000, (t) => fired.push(t));
+    for (let i = 0; i < 100; i++) {
+      d.poke(i % 2 ? "fw4 reload" : "interface wan ifup");
+      advance(10);
+    }
+    expect(fired).toEqual([]);
+    advance(1999);
+    expect(fired).toEqual([["interface wan ifup", "fw4 reload"]]);
+  });
+  it("a storm that never stops still runs after the longest wait", () => {
+    const { host, advance } = clock();
+    const fired: number[] = [];
+    const d = new Debouncer(host, 2000, 10_000, (t) => fired.push(t.length));
+    for (let i = 0; i < 150; i++) {
+      d.poke("fw4 reload");
+      advance(100);
+    }
+    expect(fired).toEqual([1]); // at 10 s; the next burst still waits
+    advance(2000);
+    expect(fired).toEqual([1, 1]);
+  });
+});
