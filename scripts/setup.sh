@@ -15,8 +15,9 @@ CACHE=${NATNOW_CACHE:-/var/cache/natnow}
 #                       the router's tools, in namespaces and in the kmod VM
 #  qemu-system-x86 busybox-static cpio kmod gcc make perl libxtables-dev
 #                       building natnow.ko, the iptables extension, the VM
+#  shellcheck           the router's shell scripts (init, include, uci-defaults, rpcd)
 DEB_PACKAGES=(coreutils nftables conntrack iptables iproute2 iperf3 python3
-  qemu-system-x86 busybox-static cpio kmod gcc make perl libxtables-dev)
+  qemu-system-x86 busybox-static cpio kmod gcc make perl libxtables-dev shellcheck)
 [ "$demo" = 1 ] && DEB_PACKAGES=(coreutils nftables conntrack iproute2 python3 gcc libc6-dev)
 
 updated=0

@@ -5,6 +5,7 @@ import { UsageError } from "./args.ts";
 import { err, out } from "./output.ts";
 import { APPLY_USAGE, applyCommand } from "./apply.ts";
 import { DAEMON_USAGE, daemonCommand } from "./daemon.ts";
+import { RUN_USAGE, runCommand } from "./runcmd.ts";
 import { PLAN_USAGE, planCommand } from "./plan.ts";
 import { STATUS_USAGE, statusCommand } from "./status.ts";
 import { UCI_USAGE, uciCommand } from "./uci.ts";
@@ -16,6 +17,7 @@ const USAGE = `usage:
   ${PLAN_USAGE}
   ${APPLY_USAGE}
   ${STATUS_USAGE}
+  ${RUN_USAGE}
   ${DAEMON_USAGE}
   ${UCI_USAGE}
   natnow version
@@ -35,6 +37,8 @@ export function run(host: Host, argv: string[]): number | null {
         return applyCommand(host, rest);
       case "status":
         return statusCommand(host, rest);
+      case "run":
+        return runCommand(host, rest);
       case "daemon":
         return daemonCommand(host, rest);
       case "uci":

@@ -34,9 +34,25 @@ export function logLine(trigger: string, o: RunOutcome): string {
     `backend ${r.backend ?? "none"}, ${r.durationMs} ms` + (errors.length ? `, errors: ${errors.join("; ")}` : "");
 }
 
-/** Takes the router's snapshot and runs once. */
-export function runFromSnapshot(host: Host, opts: DaemonOptions, trigger: string): RunOutcome {
+/**
+ * Whether the switch, the include section 'natnow' of the firewall config,
+ * is off (`enabled '0'`). A config that does not parse is not "off": the run
+ * reports it.
+ */
+export function switchedOff(config: Uint8Array): boolean {
+  try {
+    const s = parseUci(config, "firewall").sections.find((x) => x.name === "natnow" && x.type === "include");
+    const e = s?.options.find((o) => o.name === "enabled");
+    return e !== undefined && typeof e.value === "string" && ["0", "no", "off", "false", "disabled"].indexOf(e.value) >= 0;
+  } catch {
+    return false;
+  }
+}
+
+/** Takes the router's snapshot and runs once (a dry run changes nothing and records nothing). */
+export function runFromSnapshot(host: Host, opts: DaemonOptions, trigger: string, dryRun = false): RunOutcome | null {
   const uci = host.exec(["uci", "-q", "export", "firewall"]);
+  if (uci.status === 0 && switchedOff(utf8Encode(uci.stdout))) return null;
   const dump = host.exec(["ubus", "call", "network.interface", "dump"]);
   const fw4 = host.readFile(opts.fw4StatePath);
   const boot = appliedConfig(host, opts.stateDir) === null;
@@ -49,7 +65,7 @@ export function runFromSnapshot(host: Host, opts: DaemonOptions, trigger: string
       policy: host.readFile(opts.policyPath),
       boot,
     },
-    dryRun: false,
+    dryRun,
     trigger: boot ? `${trigger} (boot)` : trigger,
     stateDir: opts.stateDir,
   });
@@ -77,7 +93,8 @@ export function startDaemon(host: Host, opts: DaemonOptions): void {
   const fire = (triggers: string[]) => {
     const trigger = triggers.join(", ");
     try {
-      host.log(logLine(trigger, runFromSnapshot(host, opts, trigger)));
+      const o = runFromSnapshot(host, opts, trigger);
+      if (o) host.log(logLine(trigger, o));
     } catch (e) {
       // never die on one run: procd would respawn, but the events of the burst would be lost
       host.log(`${trigger}: internal error: ${(e as Error).message}`);

@@ -1,0 +1,46 @@
+/**
+ * `natnow run`: what the daemon does for one event, once: the router's
+ * snapshot (uci export, fw4.state, the interface dump) against the config
+ * natnow last applied. fw4's include starts it when the daemon is down; the
+ * rpcd plugin's `plan` and `apply` are `run --dry-run --json` and `run --json`.
+ */
+
+import { type DaemonOptions, logLine, runFromSnapshot } from "../daemon/daemon.ts";
+import { STATE_DIR } from "../daemon/state.ts";
+import type { Host } from "../host/host.ts";
+import { parseArgs, UsageError } from "./args.ts";
+import { FW4_STATE_PATH } from "./daemon.ts";
+import { err, out } from "./output.ts";
+import { POLICY_PATH } from "./status.ts";
+
+/** Usage of the `run` command. */
+export const RUN_USAGE = "natnow run [--dry-run] [--json] [--state-dir D] [--policy F] [--fw4-state F]";
+
+/** Runs `natnow run`; returns the exit status. */
+export function runCommand(host: Host, argv: string[]): number {
+  const { options, positional } = parseArgs(argv, {
+    "--dry-run": { value: false },
+    "--json": { value: false },
+    "--state-dir": { value: true },
+    "--policy": { value: true },
+    "--fw4-state": { value: true },
+  });
+  if (positional.length) throw new UsageError(`unexpected argument '${positional[0]}'`);
+  const str = (k: string, d: string) => (typeof options[k] === "string" ? (options[k] as string) : d);
+  const opts: DaemonOptions = {
+    stateDir: str("--state-dir", STATE_DIR), policyPath: str("--policy", POLICY_PATH),
+    fw4StatePath: str("--fw4-state", FW4_STATE_PATH), debounce: null,
+  };
+  const dryRun = options["--dry-run"] === true;
+  const o = runFromSnapshot(host, opts, "run", dryRun);
+  if (!o) {
+    if (options["--json"]) out(host, JSON.stringify({ off: true, reason: "switched off in /etc/config/firewall" }) + "\n");
+    else out(host, "natnow is switched off (firewall.natnow.enabled is '0')\n");
+    return 0;
+  }
+  if (options["--json"]) out(host, JSON.stringify({ ...o.run, commands: o.result?.commands ?? [] }, null, 2) + "\n");
+  else out(host, o.lines.join("\n") + "\n");
+  for (const e of [...o.run.errors, ...o.stateErrors]) err(host, `natnow: ${e}\n`);
+  if (!dryRun) host.log(logLine("run", o));
+  return o.code;
+}
