@@ -56,6 +56,9 @@ describe("the fw4 include", () => {
       expect(r.status).toBe(0);
       expect(r.ms).toBeLessThan(100);
       expect(readFileSync(join(bus, "events"), "utf8")).toBe('{"type":"natnow.reload","data":{"action":"reload"}}\n');
+      // and a fake listener relays it as `ubus listen` prints it
+      const l = spawnSync("timeout", ["1", join(fixturePath("bin"), "ubus-fake.py"), "listen"], { env: { ...process.env, NATNOW_FAKE_UBUS: bus } });
+      expect(l.status).toBe(124); // still listening when stopped
     } finally {
       if (saved) writeFileSync(pidfile, saved);
       else rmSync(pidfile);
@@ -87,7 +90,9 @@ describe("the rpcd plugin (rpcd's exec protocol)", () => {
   it("call status answers a JSON object from natnow status", () => {
     const r = plugin(["call", "status"], "{}");
     expect(r.status).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ setting: "auto", runs: [] });
+    const st = JSON.parse(r.stdout);
+    expect(st).toMatchObject({ setting: "auto" });
+    expect(Array.isArray(st.runs)).toBe(true);
   });
   it("an unknown method is an error object", () => {
     expect(JSON.parse(plugin(["call", "bogus"], "{}").stdout)).toEqual({ error: "unknown method" });
