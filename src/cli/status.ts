@@ -1,11 +1,12 @@
 /** `natnow status`: the backend natnow would use and why, the kernel module's counters, the last runs. */
 
 import { availability, pickBackend } from "../backend/detect.ts";
+import { switchState } from "../daemon/daemon.ts";
 import { readKmodStatus } from "../backend/kmod.ts";
 import { parseRuns, type RunRecord, STATE_DIR, STATE_FILES } from "../daemon/state.ts";
 import type { Host } from "../host/host.ts";
 import { parsePolicy } from "../plan/policy.ts";
-import { utf8Decode } from "../uci/bytes.ts";
+import { utf8Decode, utf8Encode } from "../uci/bytes.ts";
 import { parseUci } from "../uci/parse.ts";
 import { parseArgs, UsageError } from "./args.ts";
 import { out } from "./output.ts";
@@ -54,16 +55,20 @@ export function statusCommand(host: Host, argv: string[]): number {
   const avail = availability(host, policy.procfsCollateral);
   const detection = pickBackend(avail, policy.backend);
   const kmod = readKmodStatus(host);
+  const fw = host.findProgram("uci") ? host.exec(["uci", "-q", "export", "firewall"]) : null;
+  const enabled = fw && fw.status === 0 ? switchState(utf8Encode(fw.stdout)) : null;
   const runsText = host.readFile(`${dir}/${STATE_FILES.runs}`);
   const runs = parseRuns(runsText === null ? null : utf8Decode(runsText));
   if (options["--json"]) {
     out(host, JSON.stringify({
-      backend: detection.backend, reason: detection.reason, setting: policy.backend, available: avail,
+      enabled, backend: detection.backend, reason: detection.reason, setting: policy.backend, available: avail,
       kmod, runs, warnings: policyNote ? [policyNote, ...warnings] : warnings,
     }, null, 2) + "\n");
     return 0;
   }
+  const sw = enabled === null ? "unknown (no include section 'natnow' in /etc/config/firewall, or no uci)" : enabled ? "on" : "off";
   const lines = [
+    `switch: ${sw}`,
     `backend: ${detection.backend ?? "none"} (setting '${policy.backend}': ${detection.reason})`,
     ...(["kmod", "conntrack", "procfs"] as const).map((b) => `  ${b.padEnd(9)} ${avail[b].ok ? "yes" : "no "}  ${avail[b].why}`),
   ];

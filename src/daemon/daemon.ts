@@ -11,7 +11,7 @@
 import type { Host } from "../host/host.ts";
 import { utf8Decode, utf8Encode } from "../uci/bytes.ts";
 import { Debouncer, describeEvent, EVENT_TYPES, parseListenLine } from "./events.ts";
-import { appliedConfig, EXIT_INVALID, type RunOutcome, runOnce } from "./run.ts";
+import { appliedConfig, type RunOutcome, runOnce } from "./run.ts";
 import { parsePolicy } from "../plan/policy.ts";
 import { parseUci } from "../uci/parse.ts";
 
@@ -35,24 +35,25 @@ export function logLine(trigger: string, o: RunOutcome): string {
 }
 
 /**
- * Whether the switch, the include section 'natnow' of the firewall config,
- * is off (`enabled '0'`). A config that does not parse is not "off": the run
- * reports it.
+ * The switch, the include section 'natnow' of the firewall config: true
+ * (on), false (`enabled '0'`), or null (no such section, or a config that
+ * does not parse: the run reports that).
  */
-export function switchedOff(config: Uint8Array): boolean {
+export function switchState(config: Uint8Array): boolean | null {
   try {
     const s = parseUci(config, "firewall").sections.find((x) => x.name === "natnow" && x.type === "include");
-    const e = s?.options.find((o) => o.name === "enabled");
-    return e !== undefined && typeof e.value === "string" && ["0", "no", "off", "false", "disabled"].indexOf(e.value) >= 0;
+    if (!s) return null;
+    const e = s.options.find((o) => o.name === "enabled");
+    return !(e !== undefined && typeof e.value === "string" && ["0", "no", "off", "false", "disabled"].indexOf(e.value) >= 0);
   } catch {
-    return false;
+    return null;
   }
 }
 
 /** Takes the router's snapshot and runs once (a dry run changes nothing and records nothing). */
 export function runFromSnapshot(host: Host, opts: DaemonOptions, trigger: string, dryRun = false): RunOutcome | null {
   const uci = host.exec(["uci", "-q", "export", "firewall"]);
-  if (uci.status === 0 && switchedOff(utf8Encode(uci.stdout))) return null;
+  if (uci.status === 0 && switchState(utf8Encode(uci.stdout)) === false) return null;
   const dump = host.exec(["ubus", "call", "network.interface", "dump"]);
   const fw4 = host.readFile(opts.fw4StatePath);
   const boot = appliedConfig(host, opts.stateDir) === null;
@@ -65,13 +66,11 @@ export function runFromSnapshot(host: Host, opts: DaemonOptions, trigger: string
       policy: host.readFile(opts.policyPath),
       boot,
     },
+    inputError: uci.status === 0 ? undefined : `uci export firewall failed (status ${uci.status}): ${uci.stderr.trim()}`,
     dryRun,
     trigger: boot ? `${trigger} (boot)` : trigger,
     stateDir: opts.stateDir,
   });
-  if (uci.status !== 0 && o.code === EXIT_INVALID) {
-    o.run.errors.unshift(`uci export firewall failed (status ${uci.status}): ${uci.stderr.trim()}`);
-  }
   return o;
 }
 

@@ -26,6 +26,8 @@ export const EXIT_UNAVAILABLE = 69;
 export interface RunRequest {
   /** The plan inputs; `previous` null means: the config natnow last applied. */
   input: PlanInput;
+  /** Why the inputs could not be read (nothing is planned then). */
+  inputError?: string;
   /** A backend named on the command line (else the policy's). */
   backend?: BackendChoice;
   dryRun: boolean;
@@ -98,7 +100,7 @@ export function runOnce(host: Host, req: RunRequest): RunOutcome {
   };
 
   const input = { ...req.input, previous: req.input.previous ?? (req.input.boot ? null : appliedConfig(host, req.stateDir)) };
-  const outcome = computePlan(input);
+  const outcome = req.inputError !== undefined ? { ok: false as const, error: req.inputError } : computePlan(input);
   if (!outcome.ok) {
     run.errors.push(`invalid input: ${outcome.error}`);
     return finish(EXIT_INVALID, null);

@@ -130,10 +130,13 @@ describe.skipIf(!canRunNetns)("natnow daemon on the namespace router (fake ubus 
       d.announce();
       await sleep(1000);
       const after = r.table().map(entryKey).sort();
+      const status = spawnSync(process.execPath, [bundle(), "status", "--state-dir", d.state], { encoding: "utf8", env: { ...process.env, ...d.env() } });
       await c;
-      return { before, after, runs: d.runs() };
+      return { before, after, runs: d.runs(), status: status.stdout };
     });
     expect(x.after).toEqual(x.before);
+    expect(x.status).toMatch(/^switch: unknown/);
+    expect(x.status).toMatch(/fw4 reload {2}FAILED .*\n {6}error: invalid input: uci export firewall failed \(status 1\): uci: Parse error \(invalid command\) at line 5, byte 1\n/);
     expect(x.runs[0]).toMatchObject({ trigger: "fw4 reload", ok: false });
     expect(x.runs[0].errors.join(" ")).toMatch(/invalid input/);
   }, 30_000);

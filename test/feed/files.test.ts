@@ -107,3 +107,58 @@ describe("the rpcd plugin (rpcd's exec protocol)", () => {
     });
   });
 });
+
+describe("the uci-defaults script (with the FAKE uci)", () => {
+  const run = (confdir: string) => spawnSync("sh", [join(FILES, "natnow.uci-defaults")], {
+    encoding: "utf8", env: { ...process.env, PATH: `${fixturePath("bin")}:${process.env.PATH}`, NATNOW_FAKE_UCI: confdir, NATNOW_BUNDLE: bundle() },
+  });
+  it("adds the switch once, touching nothing else", () => {
+    const conf = join(dir, "uci-defaults");
+    mkdirSync(conf, { recursive: true });
+    const original = readFileSync(fixturePath("fw4-examples", "a", "firewall"), "utf8");
+    writeFileSync(join(conf, "firewall"), original);
+    expect(run(conf).status).toBe(0);
+    const once = readFileSync(join(conf, "firewall"), "utf8");
+    expect(once.startsWith(original)).toBe(true);
+    expect(once.slice(original.length)).toBe("\nconfig include 'natnow'\n\toption path '/usr/share/natnow/fw4.include'\n\toption enabled '1'\n");
+    expect(run(conf).status).toBe(0);
+    expect(readFileSync(join(conf, "firewall"), "utf8")).toBe(once);
+  });
+  it("leaves a switched-off include alone", () => {
+    const conf = join(dir, "uci-defaults-off");
+    mkdirSync(conf, { recursive: true });
+    const off = readFileSync(fixturePath("fw4-examples", "a", "firewall"), "utf8") +
+      "\nconfig include 'natnow'\n\toption path '/usr/share/natnow/fw4.include'\n\toption enabled '0'\n";
+    writeFileSync(join(conf, "firewall"), off);
+    expect(run(conf).status).toBe(0);
+    expect(readFileSync(join(conf, "firewall"), "utf8")).toBe(off);
+  });
+});
+
+describe("the init script (with FAKE rc.common and procd functions)", () => {
+  /** Sources the script the way /etc/rc.common does and calls start_service with recording procd_* functions. */
+  function startService(firewallConf: string): string {
+    const conf = mkdtempSync(join(dir, "init-"));
+    writeFileSync(join(conf, "firewall"), firewallConf);
+    const stubs = [
+      "procd_open_instance() { echo open; }",
+      "procd_set_param() { echo \"param $*\"; }",
+      "procd_close_instance() { echo close; }",
+      "procd_add_reload_trigger() { echo \"trigger $*\"; }",
+    ].join("\n");
+    const r = spawnSync("sh", ["-c", `${stubs}\n. '${join(FILES, "natnow.init")}'\nstart_service\nservice_triggers`], {
+      encoding: "utf8", env: { ...process.env, PATH: `${fixturePath("bin")}:${process.env.PATH}`, NATNOW_FAKE_UCI: conf, NATNOW_BUNDLE: bundle() },
+    });
+    return r.stdout;
+  }
+  const base = readFileSync(fixturePath("fw4-examples", "a", "firewall"), "utf8");
+  it("runs natnow daemon under procd with respawn, and reloads on firewall and natnow changes", () => {
+    expect(startService(base + "\nconfig include 'natnow'\n\toption path '/usr/share/natnow/fw4.include'\n\toption enabled '1'\n")).toBe([
+      "open", "param command /usr/bin/natnow daemon", "param respawn 3600 5 5", "param stdout 1", "param stderr 1", "close",
+      "trigger firewall natnow", "",
+    ].join("\n"));
+  });
+  it("starts nothing when the switch is off", () => {
+    expect(startService(base + "\nconfig include 'natnow'\n\toption enabled '0'\n")).toBe("trigger firewall natnow\n");
+  });
+});
