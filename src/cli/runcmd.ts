@@ -6,12 +6,10 @@
  */
 
 import { type DaemonOptions, logLine, runFromSnapshot } from "../daemon/daemon.ts";
-import { STATE_DIR } from "../daemon/state.ts";
 import type { Host } from "../host/host.ts";
 import { parseArgs, UsageError } from "./args.ts";
-import { FW4_STATE_PATH } from "./daemon.ts";
+import { SNAPSHOT_OPTIONS, snapshotPaths } from "./daemon.ts";
 import { err, out } from "./output.ts";
-import { POLICY_PATH } from "./status.ts";
 
 /** Usage of the `run` command. */
 export const RUN_USAGE = "natnow run [--dry-run] [--json] [--state-dir D] [--policy F] [--fw4-state F]";
@@ -19,18 +17,12 @@ export const RUN_USAGE = "natnow run [--dry-run] [--json] [--state-dir D] [--pol
 /** Runs `natnow run`; returns the exit status. */
 export function runCommand(host: Host, argv: string[]): number {
   const { options, positional } = parseArgs(argv, {
+    ...SNAPSHOT_OPTIONS,
     "--dry-run": { value: false },
     "--json": { value: false },
-    "--state-dir": { value: true },
-    "--policy": { value: true },
-    "--fw4-state": { value: true },
   });
   if (positional.length) throw new UsageError(`unexpected argument '${positional[0]}'`);
-  const str = (k: string, d: string) => (typeof options[k] === "string" ? (options[k] as string) : d);
-  const opts: DaemonOptions = {
-    stateDir: str("--state-dir", STATE_DIR), policyPath: str("--policy", POLICY_PATH),
-    fw4StatePath: str("--fw4-state", FW4_STATE_PATH), debounce: null,
-  };
+  const opts: DaemonOptions = { ...snapshotPaths(options), debounce: null };
   const dryRun = options["--dry-run"] === true;
   const o = runFromSnapshot(host, opts, "run", dryRun);
   if (!o) {
