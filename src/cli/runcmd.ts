@@ -30,7 +30,9 @@ export function runCommand(host: Host, argv: string[]): number {
     else out(host, "natnow is switched off (firewall.natnow.enabled is '0')\n");
     return 0;
   }
-  if (options["--json"]) out(host, JSON.stringify({ ...o.run, commands: o.result?.commands ?? [] }, null, 2) + "\n");
+  if (options["--json"]) {
+    out(host, JSON.stringify({ ...o.run, planned: o.planned, commands: o.result?.commands ?? [] }, null, 2) + "\n");
+  }
   else out(host, o.lines.join("\n") + "\n");
   for (const e of [...o.run.errors, ...o.stateErrors]) err(host, `natnow: ${e}\n`);
   if (!dryRun) host.log(logLine("run", o));

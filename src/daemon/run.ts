@@ -10,6 +10,7 @@ import type { BackendResult } from "../backend/result.ts";
 import type { Host } from "../host/host.ts";
 import { computePlan, type PlanInput } from "../plan/compute.ts";
 import type { BackendChoice } from "../plan/policy.ts";
+import { describeSelector } from "../plan/selector.ts";
 import { utf8Decode, utf8Encode } from "../uci/bytes.ts";
 import { addRun, formatRuns, parseRuns, type RunRecord, STATE_FILES } from "./state.ts";
 
@@ -36,9 +37,18 @@ export interface RunRequest {
   stateDir: string;
 }
 
+/** A planned change in words, with its selectors in words (for previews). */
+export interface PlannedSummary {
+  change: string;
+  note: string | null;
+  selectors: { action: string; text: string }[];
+}
+
 /** What a run did: its record, the backend's result, the exit status and the report lines. */
 export interface RunOutcome {
   run: RunRecord;
+  /** The plan in words (empty when the input was invalid). */
+  planned: PlannedSummary[];
   result: BackendResult | null;
   code: number;
   /** A human report (the first line names the changes and the backend). */
@@ -85,6 +95,7 @@ export function runOnce(host: Host, req: RunRequest): RunOutcome {
   };
   const lines: string[] = [];
   const stateErrors: string[] = [];
+  let planned: PlannedSummary[] = [];
   const finish = (code: number, result: BackendResult | null): RunOutcome => {
     run.durationMs = Math.round(host.now() - started);
     run.ok = code === 0;
@@ -96,7 +107,7 @@ export function runOnce(host: Host, req: RunRequest): RunOutcome {
       const e = saveRun(host, req.stateDir, run);
       if (e) stateErrors.push(e);
     }
-    return { run, result, code, lines, stateErrors };
+    return { run, planned, result, code, lines, stateErrors };
   };
 
   const input = { ...req.input, previous: req.input.previous ?? (req.input.boot ? null : appliedConfig(host, req.stateDir)) };
@@ -106,6 +117,10 @@ export function runOnce(host: Host, req: RunRequest): RunOutcome {
     return finish(EXIT_INVALID, null);
   }
   const { plan, policy, model } = outcome.result;
+  planned = plan.changes.map((c) => ({
+    change: c.change.text, note: c.note,
+    selectors: c.selectors.map((x) => ({ action: x.action, text: describeSelector(x) })),
+  }));
   run.changes = plan.changes.map((c) => c.change.text);
   run.selectors = plan.selectors.length;
   run.errors.push(...plan.errors);
