@@ -16,8 +16,9 @@ CACHE=${NATNOW_CACHE:-/var/cache/natnow}
 #  qemu-system-x86 busybox-static cpio kmod gcc make perl libxtables-dev
 #                       building natnow.ko, the iptables extension, the VM
 #  shellcheck           the router's shell scripts (init, include, uci-defaults, rpcd)
+#  gettext chromium     luci-app-natnow's translations (msgfmt) and its page in a real browser
 DEB_PACKAGES=(coreutils nftables conntrack iptables iproute2 iperf3 python3
-  qemu-system-x86 busybox-static cpio kmod gcc make perl libxtables-dev shellcheck)
+  qemu-system-x86 busybox-static cpio kmod gcc make perl libxtables-dev shellcheck gettext chromium)
 [ "$demo" = 1 ] && DEB_PACKAGES=(coreutils nftables conntrack iproute2 python3 gcc libc6-dev)
 
 updated=0
