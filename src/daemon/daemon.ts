@@ -56,11 +56,13 @@ export function runFromSnapshot(host: Host, opts: DaemonOptions, trigger: string
   if (uci.status === 0 && switchState(utf8Encode(uci.stdout)) === false) return null;
   const dump = host.exec(["ubus", "call", "network.interface", "dump"]);
   const fw4 = host.readFile(opts.fw4StatePath);
-  const boot = appliedConfig(host, opts.stateDir) === null;
+  // what natnow applied last is the previous config; none yet (an empty /var/run) is a boot
+  const previous = appliedConfig(host, opts.stateDir);
+  const boot = previous === null;
   const o = runOnce(host, {
     input: {
       config: utf8Encode(uci.status === 0 ? uci.stdout : ""),
-      previous: null,
+      previous,
       fw4State: fw4 === null ? null : utf8Decode(fw4),
       interfaces: dump.status === 0 ? dump.stdout : null,
       policy: host.readFile(opts.policyPath),
