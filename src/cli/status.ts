@@ -2,6 +2,7 @@
 
 import { availability, pickBackend } from "../backend/detect.ts";
 import { switchState } from "../daemon/daemon.ts";
+import { formatCounts } from "../daemon/run.ts";
 import { readKmodStatus } from "../backend/kmod.ts";
 import { parseRuns, type RunRecord, STATE_DIR, STATE_FILES } from "../daemon/state.ts";
 import type { Host } from "../host/host.ts";
@@ -20,10 +21,7 @@ export const POLICY_PATH = "/etc/config/natnow";
 /** One run in a line (and its errors below it). */
 export function formatRun(r: RunRecord): string {
   const when = new Date(r.time).toISOString().replace("T", " ").slice(0, 19);
-  const counts = r.result
-    ? `matched ${r.result.matched}, renewed ${r.result.renewed}, revoked ${r.result.revoked}, gone ${r.result.gone}, failed ${r.result.failed}` +
-      (r.result.armed ? `, armed ${r.result.armed}` : "") + (r.result.collateral ? `, collateral ${r.result.collateral}` : "")
-    : "nothing reset";
+  const counts = r.result ? formatCounts(r.result) : "nothing reset";
   const lines = [
     `  ${when} UTC  ${r.trigger}${r.dryRun ? " (dry run)" : ""}  ${r.ok ? "ok" : "FAILED"}  ` +
     `${r.backend ?? "no backend"}  ${r.changes.length} change(s)  ${counts}  ${r.durationMs} ms`,

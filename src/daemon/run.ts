@@ -12,7 +12,7 @@ import { computePlan, type PlanInput } from "../plan/compute.ts";
 import type { BackendChoice } from "../plan/policy.ts";
 import { describeSelector } from "../plan/selector.ts";
 import { utf8Decode, utf8Encode } from "../uci/bytes.ts";
-import { addRun, formatRuns, parseRuns, type RunRecord, STATE_FILES } from "./state.ts";
+import { addRun, formatRuns, parseRuns, type RunCounts, type RunRecord, STATE_FILES } from "./state.ts";
 
 /** Exit status when the backend reported errors or failed deletes. */
 export const EXIT_PARTIAL = 1;
@@ -57,8 +57,8 @@ export interface RunOutcome {
   stateErrors: string[];
 }
 
-/** The counts of a result, in words. */
-export function formatCounts(r: BackendResult): string {
+/** The counts of a result, in words (for apply's report and status's runs alike). */
+export function formatCounts(r: RunCounts): string {
   const parts = [`matched ${r.matched}`, `renewed ${r.renewed}`, `revoked ${r.revoked}`, `gone ${r.gone}`, `failed ${r.failed}`];
   if (r.backend === "kmod") parts.push(`armed ${r.armed}`);
   if (r.collateral || r.backend === "procfs") parts.push(`collateral ${r.collateral}`);

@@ -15,6 +15,9 @@ export const STATE_FILES = { applied: "applied.config", runs: "runs.json" } as c
 /** How many runs are kept. */
 export const MAX_RUNS = 10;
 
+/** A backend result's counts, as a run keeps them. */
+export type RunCounts = Omit<BackendResult, "commands" | "errors">;
+
 /** One run of `natnow apply` (or of the daemon). */
 export interface RunRecord {
   /** Milliseconds since the epoch. */
@@ -29,7 +32,7 @@ export interface RunRecord {
   /** The changes, in words. */
   changes: string[];
   selectors: number;
-  result: Omit<BackendResult, "commands" | "errors"> | null;
+  result: RunCounts | null;
   durationMs: number;
   errors: string[];
 }
