@@ -22,7 +22,7 @@
 import { type Flow, flowMatches, selectorMatches } from "../conntrack/flow.ts";
 import { parseTable } from "../conntrack/parse.ts";
 import type { Host } from "../host/host.ts";
-import type { AddrMatch, PortMatch } from "../firewall/types.ts";
+import type { AddrMatch, PortMatch } from "../net/match.ts";
 import { formatIp, parsePrefix } from "../net/ip.ts";
 import { ANY_ADDR, ANY_PORT, PORT_PROTOS, protoName, type Selector } from "../plan/selector.ts";
 import { type BackendResult, emptyResult } from "./result.ts";

@@ -3,7 +3,7 @@
  * pure functions: selectors to command writes, and the status text read back.
  */
 
-import type { AddrMatch, PortMatch } from "../firewall/types.ts";
+import type { AddrMatch, PortMatch } from "../net/match.ts";
 import type { FlowMatch, Selector } from "../plan/selector.ts";
 
 /** natnow.ko's limits (natnow.h). */

@@ -17,7 +17,7 @@ import { type Flow, selectorMatches } from "../conntrack/flow.ts";
 import { parseTable } from "../conntrack/parse.ts";
 import type { Host } from "../host/host.ts";
 import { formatIp, type IpBytes, parseIp, parsePrefix } from "../net/ip.ts";
-import type { AddrMatch } from "../firewall/types.ts";
+import type { AddrMatch } from "../net/match.ts";
 import { describeSelector, type Selector } from "../plan/selector.ts";
 import { utf8Decode } from "../uci/bytes.ts";
 import { type BackendResult, emptyResult } from "./result.ts";

@@ -1,7 +1,7 @@
 /** Conntrack entries (flows) and selector matching: the one matcher every backend and test uses. */
 
 import { type IpBytes, parsePrefix, type Prefix, prefixContains } from "../net/ip.ts";
-import type { AddrMatch, PortMatch } from "../firewall/types.ts";
+import type { AddrMatch, PortMatch } from "../net/match.ts";
 import type { FlowMatch, Selector } from "../plan/selector.ts";
 
 /** One direction of a conntrack entry. */

@@ -14,11 +14,10 @@ export interface Inverted {
   val: string;
 }
 
-/** A port or port range. */
-export interface PortRange {
-  min: number;
-  max: number;
-}
+import type { PortRange } from "../net/match.ts";
+
+/** A port or port range, from the shared vocabulary (net/match.ts). */
+export type { PortRange };
 
 /** A parsed port option (`N`, `N-M`, `N:M`, optionally negated). */
 export interface PortValue extends PortRange {

@@ -1,6 +1,6 @@
 /** Selectors: sets of conntrack entries named by the fields the kernel keeps (DESIGN §6). */
 
-import type { AddrMatch, PortMatch } from "../firewall/types.ts";
+import type { AddrMatch, PortMatch } from "../net/match.ts";
 
 /** What to do with the selected flows. */
 export type Action = "renew" | "revoke";
