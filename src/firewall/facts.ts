@@ -20,15 +20,24 @@ export interface NetworkFacts {
   defaultRoute: boolean;
 }
 
-/** The runtime facts: networks by name. */
+/** A zone as fw4 loaded it (fw4.state `zones[]`): which devices its chains match. */
+export interface ZoneFacts {
+  name: string;
+  /** fw4's `match_devices`, without repeats. */
+  devices: string[];
+  masq: boolean;
+}
+
+/** The runtime facts: networks by name, and the zones fw4 loaded (only its state file tells). */
 export interface Facts {
   networks: Record<string, NetworkFacts>;
+  zones: ZoneFacts[];
   /** Where the facts came from, for messages. */
   source: string;
 }
 
 /** Facts with no networks at all (nothing given). */
-export const NO_FACTS: Facts = { networks: {}, source: "none" };
+export const NO_FACTS: Facts = { networks: {}, zones: [], source: "none" };
 
 /** Why facts could not be read. */
 export class FactsError extends Error {
@@ -98,7 +107,13 @@ export function parseFw4State(text: string): Facts {
       defaultRoute: false,
     };
   }
-  return { networks, source: "fw4 state" };
+  const zones: ZoneFacts[] = [];
+  for (const z of Array.isArray(j.zones) ? j.zones : []) {
+    if (!isObj(z) || typeof z.name !== "string") throw new FactsError("fw4 state: a zone has no name");
+    const devs = Array.isArray(z.match_devices) ? z.match_devices.filter((d): d is string => typeof d === "string") : [];
+    zones.push({ name: z.name, devices: [...new Set(devs)], masq: z.masq === true || z.masq6 === true });
+  }
+  return { networks, zones, source: "fw4 state" };
 }
 
 /** Parses `ubus call network.interface dump` output (fw4 read_ubus). */
@@ -144,7 +159,7 @@ export function parseInterfaceDump(text: string): Facts {
       defaultRoute,
     };
   });
-  return { networks, source: "interface dump" };
+  return { networks, zones: [], source: "interface dump" };
 }
 
 /**
@@ -154,6 +169,7 @@ export function parseInterfaceDump(text: string): Facts {
 export function mergeFacts(stale: Facts, fresh: Facts): Facts {
   return {
     networks: { ...stale.networks, ...fresh.networks },
+    zones: fresh.zones.length ? fresh.zones : stale.zones,
     source: `${fresh.source} + ${stale.source}`,
   };
 }

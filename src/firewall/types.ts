@@ -1,18 +1,9 @@
 /** The NAT part of a firewall4 configuration, resolved against runtime facts. */
 
-import type { PortRange } from "./values.ts";
+import type { AddrMatch, PortMatch, PortRange } from "../net/match.ts";
 
-/** Addresses a rule matches: any of `pos` (empty = any), none of `neg`; canonical prefixes. */
-export interface AddrMatch {
-  pos: string[];
-  neg: string[];
-}
-
-/** Ports a rule matches: any of `pos` (empty = any), none of `neg`. */
-export interface PortMatch {
-  pos: PortRange[];
-  neg: PortRange[];
-}
+/** The address and port matches, from the shared vocabulary (net/match.ts). */
+export type { AddrMatch, PortMatch };
 
 /** What a NAT rule does: fw4's redirect/nat targets and zone masquerading. */
 export type NatAction = "dnat" | "redirect" | "snat" | "masquerade" | "accept";
@@ -57,6 +48,8 @@ export interface ZoneModel {
   addresses: string[];
   /** Devices matching the zone. */
   devices: string[];
+  /** A zone of the live ruleset matching every device but these (`oifname != "br-lan"`). */
+  notDevices?: string[];
   /** Networks of the zone that the runtime facts know. */
   networks: string[];
   /** Networks the zone names that the runtime facts do not know. */
@@ -70,8 +63,8 @@ export interface ZoneModel {
   upstream: boolean;
 }
 
-/** Kinds of configuration that produce NAT rules. */
-export type SectionKind = "redirect" | "nat" | "zone";
+/** Kinds of configuration that produce NAT rules (`rule`: a live rule from outside fw4). */
+export type SectionKind = "redirect" | "nat" | "zone" | "rule";
 
 /** One NAT-producing unit of the config: a redirect, a nat section, or a zone's masquerading. */
 export interface SectionModel {
@@ -92,7 +85,10 @@ export interface SkippedSection {
   kind: SectionKind;
   id: string;
   name: string;
+  /** fw4's words. */
   reason: string;
+  /** Switched off with `enabled '0'` (a clear wish), rather than skipped for an invalid value. */
+  disabled: boolean;
 }
 
 /** A logical network the runtime facts know, as addresses. */

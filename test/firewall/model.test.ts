@@ -15,7 +15,7 @@ function modelOf(configText: string, example = "a"): NatModel {
 function chainsOf(m: NatModel): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   // fw4 order inside a chain: redirects, then nat sections, then zone masquerading
-  const order = { redirect: 0, nat: 1, zone: 2 } as const;
+  const order = { redirect: 0, nat: 1, zone: 2, rule: 3 } as const;
   const sections = [...m.sections].sort((a, b) => order[a.kind] - order[b.kind]);
   for (const s of sections) {
     for (const r of s.rules) {
@@ -165,7 +165,7 @@ describe("model details", () => {
   });
   it("networks unknown to the facts are reported on the zone", () => {
     const m = buildModel(parseUci(fixtureBytes("configs", "02-forward-sip", "firewall"), "firewall"), {
-      networks: {}, source: "none",
+      networks: {}, zones: [], source: "none",
     });
     expect(m.zones.map((z) => [z.name, z.unresolved])).toEqual([["lan", ["lan"]], ["wan", ["wan", "wan6"]]]);
   });
