@@ -5,6 +5,7 @@
  * positional names libuci gives them.
  */
 
+import { describeRule, ruleIdentity } from "../firewall/rule.ts";
 import type { NatModel, NatRule, SectionKind, SectionModel, ZoneModel } from "../firewall/types.ts";
 
 /** What happened to a section. */
@@ -25,13 +26,12 @@ export interface Change {
   error: string | null;
 }
 
-const ruleKey = (r: NatRule) => JSON.stringify(r);
+/** A rule's identity on one side of the diff (its zone read in that side's zones). */
+type RuleKey = (r: NatRule) => string;
 
-/** fw4's words for a section switched off with `enabled '0'`. */
-const DISABLED = "is disabled, ignoring section";
-
+/** The section's content, its name aside: a renamed section pairs with its old self. */
 function optionsKey(s: SectionModel): string {
-  const keys = Object.keys(s.options).sort();
+  const keys = Object.keys(s.options).filter((k) => k !== "name").sort();
   return JSON.stringify([s.kind, keys.map((k) => [k, s.options[k]])]);
 }
 
@@ -44,8 +44,26 @@ function label(s: { kind: SectionKind; name: string }): string {
   return `${s.kind} '${s.name}'`;
 }
 
+/** Two rules' words with what they share left out: `dnat 198.18.1.20:5060→198.18.1.30:5060`. */
+function wordDiff(x: string, y: string): string {
+  const a = x.split(" ");
+  const b = y.split(" ");
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  // keep the field's name with its changed value (`src 198.18.7.1→src 198.18.7.2`)
+  if (i > 0 && ["src", "dst", "sport", "dport", "from", "to"].indexOf(a[i - 1]) >= 0) i--;
+  let j = 0;
+  while (j < a.length - i && j < b.length - i && a[a.length - 1 - j] === b[b.length - 1 - j]) j++;
+  return `${a.slice(i, a.length - j).join(" ") || "-"}→${b.slice(i, b.length - j).join(" ") || "-"}`;
+}
+
 /** Option differences in words: `dest_ip 198.18.1.20→198.18.1.30`. */
-function optionDiff(a: SectionModel, b: SectionModel): string[] {
+function optionDiff(a: SectionModel, b: SectionModel, removed: NatRule[], added: NatRule[]): string[] {
+  if (a.options.rule !== undefined || b.options.rule !== undefined) {
+    // a section of the live ruleset: its rules are its options
+    if (removed.length === 1 && added.length === 1) return [wordDiff(describeRule(removed[0]), describeRule(added[0]))];
+    return [`${removed.length} rule(s) gone, ${added.length} new`];
+  }
   const keys = [...new Set([...Object.keys(a.options), ...Object.keys(b.options)])];
   const out: string[] = [];
   for (const k of keys) {
@@ -73,12 +91,17 @@ function zoneDiff(a: ZoneModel, b: ZoneModel): string[] {
   return out;
 }
 
+/** Rules only `a` has (by identity). */
+function only(a: NatRule[], keyA: RuleKey, b: NatRule[], keyB: RuleKey): NatRule[] {
+  const keys = new Set(b.map(keyB));
+  return a.filter((r) => !keys.has(keyA(r)));
+}
+
 function change(
   kind: ChangeKind, before: SectionModel | null, after: SectionModel | null, detail: string[],
+  keyBefore: RuleKey, keyAfter: RuleKey,
 ): Change {
   const s = (after ?? before) as SectionModel;
-  const beforeKeys = new Set((before?.rules ?? []).map(ruleKey));
-  const afterKeys = new Set((after?.rules ?? []).map(ruleKey));
   let text = `${label(s)} ${kind}`;
   if (s.kind === "zone" && kind !== "changed") {
     text = `zone '${s.name}' masquerading ${kind === "added" ? "on" : "off"}`;
@@ -89,8 +112,8 @@ function change(
     subject: s.kind,
     name: s.name,
     text,
-    removed: (before?.rules ?? []).filter((r) => !afterKeys.has(ruleKey(r))),
-    added: (after?.rules ?? []).filter((r) => !beforeKeys.has(ruleKey(r))),
+    removed: only(before?.rules ?? [], keyBefore, after?.rules ?? [], keyAfter),
+    added: only(after?.rules ?? [], keyAfter, before?.rules ?? [], keyBefore),
     error: null,
   };
 }
@@ -118,9 +141,17 @@ function pair(olds: SectionModel[], news: SectionModel[]): [SectionModel | null,
   return out;
 }
 
-/** The NAT changes from `before` to `after`. Identical configs give none. */
+/**
+ * The NAT changes from `before` to `after`. Identical configs give none, and
+ * so does a rename alone: rules are compared without their labels.
+ */
 export function diff(before: NatModel, after: NatModel): Change[] {
   const changes: Change[] = [];
+  const keyBefore: RuleKey = (r) => ruleIdentity(r, before.zones);
+  const keyAfter: RuleKey = (r) => ruleIdentity(r, after.zones);
+  // the same rules, in any order (fw4's templates and the kernel's chains order them differently)
+  const same = (a: NatRule[], b: NatRule[]) =>
+    JSON.stringify([...new Set(a.map(keyBefore))].sort()) === JSON.stringify([...new Set(b.map(keyAfter))].sort());
   const zoneBefore = new Map(before.zones.map((z) => [z.name, z]));
   const zoneAfter = new Map(after.zones.map((z) => [z.name, z]));
   const zonesChanged = (names: string[]) =>
@@ -132,7 +163,7 @@ export function diff(before: NatModel, after: NatModel): Change[] {
       return d.length ? [`zone '${n}' ${d.join(", ")}`] : [];
     });
 
-  for (const kind of ["zone", "redirect", "nat"] as const) {
+  for (const kind of ["zone", "redirect", "nat", "rule"] as const) {
     const olds = before.sections.filter((s) => s.kind === kind);
     const news = after.sections.filter((s) => s.kind === kind);
     const pairs = kind === "zone"
@@ -143,15 +174,15 @@ export function diff(before: NatModel, after: NatModel): Change[] {
       : pair(olds, news);
     for (const [a, b] of pairs) {
       if (a && b) {
-        if (JSON.stringify(a.rules) === JSON.stringify(b.rules)) continue;
-        const detail = optionDiff(a, b);
+        if (same(a.rules, b.rules)) continue;
+        const detail = optionDiff(a, b, only(a.rules, keyBefore, b.rules, keyAfter), only(b.rules, keyAfter, a.rules, keyBefore));
         if (!detail.length) detail.push(...zonesChanged([...new Set([...a.zones, ...b.zones])]));
         if (!detail.length) detail.push("rules changed");
-        changes.push(change("changed", a, b, detail));
+        changes.push(change("changed", a, b, detail, keyBefore, keyAfter));
       } else if (a) {
-        changes.push(change("removed", a, null, []));
+        changes.push(change("removed", a, null, [], keyBefore, keyAfter));
       } else if (b) {
-        changes.push(change("added", null, b, []));
+        changes.push(change("added", null, b, [], keyBefore, keyAfter));
       }
     }
   }
@@ -161,9 +192,17 @@ export function diff(before: NatModel, after: NatModel): Change[] {
   for (const c of changes) {
     const sk = after.skipped.find((s) => s.kind === c.subject && s.name === c.name);
     // `enabled '0'` is a clear wish: that one is a removal like any other
-    if (sk && c.kind === "removed" && sk.reason !== DISABLED) {
+    if (sk && c.kind === "removed" && !sk.disabled) {
       c.error = `${label({ kind: c.subject, name: c.name })} is skipped by fw4 (${sk.reason}); its flows are left alone`;
     }
   }
-  return changes;
+  // a rule that only moved between sections (renamed, regrouped) changes no flow
+  const everBefore = new Set(before.sections.flatMap((s) => s.rules.map(keyBefore)));
+  const everAfter = new Set(after.sections.flatMap((s) => s.rules.map(keyAfter)));
+  return changes.flatMap((c) => {
+    const removed = c.removed.filter((r) => !everAfter.has(keyBefore(r)));
+    const added = c.added.filter((r) => !everBefore.has(keyAfter(r)));
+    if (!removed.length && !added.length && (c.removed.length || c.added.length) && !c.error) return [];
+    return [{ ...c, removed, added }];
+  });
 }

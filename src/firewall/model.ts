@@ -25,6 +25,9 @@ import {
 
 type Raw = Record<string, string | string[]>;
 
+/** fw4's words for a section switched off with `enabled '0'`. */
+const DISABLED = "is disabled, ignoring section";
+
 /** A section's options as text (UCI byte strings decoded as UTF-8). */
 function rawOptions(s: UciSection): Raw {
   const out: Raw = {};
@@ -226,7 +229,7 @@ class Builder {
   private skip(kind: SectionKind, s: UciSection, raw: Raw, msg: string): void {
     this.warn(s, raw, msg);
     const name = typeof raw.name === "string" ? raw.name : this.sectionId(s);
-    this.skipped.push({ kind, id: this.sectionId(s), name, reason: msg });
+    this.skipped.push({ kind, id: this.sectionId(s), name, reason: msg, disabled: msg === DISABLED });
   }
 
   /** fw4 parse_options: false when any option is invalid. */
@@ -325,7 +328,7 @@ class Builder {
       counter: { parse: bool, def: "1" },
     });
     if (o === false) return this.skip("zone", s, raw, "skipped due to invalid options");
-    if (!o.enabled) return this.skip("zone", s, raw, "is disabled, ignoring section");
+    if (!o.enabled) return this.skip("zone", s, raw, DISABLED);
     const name = o.name as string;
 
     // networks named in the zone, plus those whose interface asks for the zone
@@ -467,7 +470,7 @@ class Builder {
       target: { parse: (v) => parseEnum(v, TARGETS), def: "dnat" },
     });
     if (o === false) return this.skip("redirect", s, raw, "skipped due to invalid options");
-    if (!o.enabled) return this.skip("redirect", s, raw, "is disabled, ignoring section");
+    if (!o.enabled) return this.skip("redirect", s, raw, DISABLED);
     const name = o.name as string;
     let target = o.target as Target;
     if (target !== "dnat" && target !== "snat") {
@@ -670,7 +673,7 @@ class Builder {
       target: { parse: (v) => parseEnum(v, TARGETS), def: "masquerade" },
     });
     if (o === false) return this.skip("nat", s, raw, "skipped due to invalid options");
-    if (!o.enabled) return this.skip("nat", s, raw, "is disabled, ignoring section");
+    if (!o.enabled) return this.skip("nat", s, raw, DISABLED);
     const name = o.name as string;
     let target = o.target as Target;
     if (target !== "accept" && target !== "snat" && target !== "masquerade") {

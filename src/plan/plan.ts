@@ -12,7 +12,7 @@
 
 import type { Change } from "../diff/diff.ts";
 import type { AddrMatch, NatModel, NatRule, NetworkModel, PortMatch, ZoneModel } from "../firewall/types.ts";
-import { parsePrefix, type Prefix, prefixCovers } from "../net/ip.ts";
+import { formatPrefix, parseIp, parsePrefix, type Prefix, prefixCovers, rangeToPrefixes } from "../net/ip.ts";
 import type { Policy } from "./policy.ts";
 import {
   type Action, ANY_ADDR, ANY_PORT, type FlowMatch, PORT_PROTOS, protoNumber, type Selector, selectorKey,
@@ -24,11 +24,15 @@ export interface PlanFacts {
   after: Pick<NatModel, "zones" | "networks">;
 }
 
+/** How a change was planned: selectors, excluded by the policy, nothing under the policy, or an error. */
+export type PlanStatus = "planned" | "excluded" | "nothing" | "error";
+
 /** A change as planned: its selectors, or why it has none. */
 export interface PlannedChange {
   change: Change;
   selectors: Selector[];
-  /** Why this change yields no selector (error, exclusion, policy). */
+  status: PlanStatus;
+  /** Why this change yields no selector, in words (null when it has selectors). */
   note: string | null;
 }
 
@@ -45,6 +49,16 @@ class Unbounded extends Error {}
 
 function familyOf(p: string): 4 | 6 {
   return p.indexOf(":") >= 0 ? 6 : 4;
+}
+
+/** A NAT target (an address, or an `A-B` range) as prefixes. */
+function targetPrefixes(to: string): string[] {
+  const dash = to.indexOf("-");
+  if (dash < 0) return [hostOf(to)];
+  const lo = parseIp(to.slice(0, dash));
+  const hi = parseIp(to.slice(dash + 1));
+  if (!lo || !hi || lo.length !== hi.length) throw new Unbounded(`'${to}' is not an address range`);
+  return rangeToPrefixes(lo, hi).map(formatPrefix);
 }
 
 function only(m: AddrMatch, fam: 4 | 6): AddrMatch {
@@ -281,7 +295,7 @@ function removedSelectors(rule: NatRule, scopes: Scopes, reason: string, policy:
   const out: Selector[] = [];
   for (const m of ruleMatch(rule, scopes)) {
     const keep = keepFor(rule, added, m.family);
-    const to = rule.toAddr === null ? [] : ofFamily([hostOf(rule.toAddr)], m.family);
+    const to = rule.toAddr === null ? [] : ofFamily(targetPrefixes(rule.toAddr), m.family);
     switch (rule.action) {
       case "dnat":
         if (policy.revoke && to.length) {
@@ -310,7 +324,9 @@ function removedSelectors(rule: NatRule, scopes: Scopes, reason: string, policy:
       }
       case "accept":
         // a removed exemption: matching flows were left untranslated
-        if (policy.renew) out.push(selector(m, "renew", reason, { snat: false, replied: false }));
+        if (policy.renew) {
+          out.push(selector(m, "renew", reason, rule.hook === "dstnat" ? { dnat: false, replied: false } : { snat: false, replied: false }));
+        }
         break;
     }
   }
@@ -322,8 +338,8 @@ function addedSelectors(rule: NatRule, scopes: Scopes, reason: string, policy: P
   const out: Selector[] = [];
   for (const m of ruleMatch(rule, scopes)) {
     if (rule.action === "accept") {
-      // an added exemption: flows it now exempts keep their source NAT until revoked
-      if (policy.revoke) out.push(selector(m, "revoke", reason, { snat: true }));
+      // an added exemption: flows it now exempts keep their NAT until revoked
+      if (policy.revoke) out.push(selector(m, "revoke", reason, rule.hook === "dstnat" ? { dnat: true } : { snat: true }));
       continue;
     }
     if (policy.renew) out.push(selector(m, "renew", reason, { replied: false }));
@@ -335,10 +351,10 @@ function addedSelectors(rule: NatRule, scopes: Scopes, reason: string, policy: P
 function planChange(
   change: Change, before: Scopes, after: Scopes, policy: Policy, boot: boolean, added: Added,
 ): PlannedChange {
-  if ((change.subject === "redirect" || change.subject === "nat") && policy.exclude.indexOf(change.name) >= 0) {
-    return { change, selectors: [], note: "excluded by policy" };
+  if (change.subject !== "zone" && policy.exclude.indexOf(change.name) >= 0) {
+    return { change, selectors: [], status: "excluded", note: "excluded by policy" };
   }
-  if (change.error) return { change, selectors: [], note: change.error };
+  if (change.error) return { change, selectors: [], status: "error", note: change.error };
   const reason = boot ? `boot: ${change.text}` : change.text;
   try {
     const selectors: Selector[] = [];
@@ -346,14 +362,14 @@ function planChange(
     // at boot nothing is revoked or reset: only the boot race is fixed
     const p = boot ? { ...policy, established: false, revoke: false } : policy;
     for (const r of change.added) selectors.push(...addedSelectors(r, after, reason, p));
-    return { change, selectors, note: selectors.length ? null : NOTHING };
+    return selectors.length
+      ? { change, selectors, status: "planned", note: null }
+      : { change, selectors, status: "nothing", note: "no flow to reset under the policy" };
   } catch (e) {
-    if (e instanceof Unbounded) return { change, selectors: [], note: `${change.text}: ${e.message}` };
+    if (e instanceof Unbounded) return { change, selectors: [], status: "error", note: `${change.text}: ${e.message}` };
     throw e;
   }
 }
-
-const NOTHING = "no flow to reset under the policy";
 
 /**
  * Plans the resets for a list of changes. Every selector carries the text
@@ -372,6 +388,10 @@ export function plan(changes: Change[], facts: PlanFacts, policy: Policy, boot =
       s.keep = s.keep.flatMap((k) => tidyMatch(k) ?? []).filter((k) => !disjoint(s, k));
       return [s];
     });
+    if (p.status === "planned" && !p.selectors.length) {
+      p.status = "nothing";
+      p.note = "no flow to reset under the policy";
+    }
   }
   const seen = new Set<string>();
   const selectors: Selector[] = [];
@@ -383,9 +403,7 @@ export function plan(changes: Change[], facts: PlanFacts, policy: Policy, boot =
       selectors.push(s);
     }
   }
-  const errors = planned
-    .filter((p) => p.note !== null && p.note !== "excluded by policy" && p.note !== NOTHING)
-    .map((p) => p.note as string);
+  const errors = planned.filter((p) => p.status === "error").map((p) => p.note as string);
   return { boot, changes: planned, selectors, errors };
 }
 
