@@ -7,7 +7,7 @@
 import { spawnSync } from "node:child_process";
 import { formatIp } from "../src/net/ip.ts";
 import { fixturePath } from "../test/helpers/fixtures.ts";
-import { bundle, config, nowNs, Router, sleep } from "../test/e2e/harness.ts";
+import { bundle, nowNs, Router, sleep } from "../test/e2e/harness.ts";
 import type { Flow } from "../src/conntrack/flow.ts";
 
 const PHONE = "198.18.1.50";
@@ -67,15 +67,16 @@ async function main(): Promise<number> {
     say(`     ${describeEntry(entry())}`);
     say();
 
-    say("3. natnow compares the firewall config before and after, and resets only the flows the change concerns:");
+    say("3. natnow compares the NAT rules the kernel runs now with the ones it saw before the reload,");
+    say("   and resets only the flows the change concerns:");
     const ifaces = fixturePath("fw4-examples", "a", "interfaces.json");
-    const plan = spawnSync(process.execPath, [bundle(), "plan", "--previous", fixturePath("fw4-examples", "a", "firewall"),
-      "--config", fixturePath("fw4-examples", "b", "firewall"), "--interfaces", ifaces], { encoding: "utf8" });
-    say("   $ natnow plan --previous OLD --config NEW --interfaces DUMP");
+    const plan = spawnSync("ip", ["netns", "exec", r.ns("r"), process.execPath, bundle(), "apply", "--dry-run",
+      "--previous-ruleset", r.path("previous.json"), "--interfaces", ifaces, "--state-dir", r.path("dry")], { encoding: "utf8" });
+    say("   $ natnow apply --dry-run --previous-ruleset BEFORE.json --interfaces DUMP");
     say(indent(plan.stdout));
-    say("   $ natnow apply --previous OLD --config NEW --interfaces DUMP");
+    say("   $ natnow apply --previous-ruleset BEFORE.json --interfaces DUMP");
     const tApply = nowNs();
-    const run = r.apply(config("a"), config("b"));
+    const run = r.apply();
     say(indent(run.stdout + run.stderr));
     await sleep(1000);
     const got = r.received("pbx").filter((x) => x.t > tApply);

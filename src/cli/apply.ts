@@ -1,25 +1,37 @@
-/** `natnow apply`: plan, then reset the flows with a backend, and remember the run. */
+/** `natnow apply`: plan the live ruleset against the last applied one, reset the flows, remember the run. */
 
-import { EXIT_INVALID, runOnce } from "../daemon/run.ts";
+import { withLock } from "../daemon/lock.ts";
+import { EXIT_INVALID, EXIT_UNAVAILABLE, runOnce } from "../daemon/run.ts";
+import { takeSnapshot } from "../daemon/snapshot.ts";
 import { STATE_DIR } from "../daemon/state.ts";
 import type { Host } from "../host/host.ts";
 import type { BackendChoice } from "../plan/policy.ts";
+import { utf8Decode } from "../uci/bytes.ts";
 import { parseArgs, UsageError } from "./args.ts";
 import { err, out } from "./output.ts";
-import { PLAN_OPTIONS, readPlanInput } from "./plan.ts";
 
 /** Usage of the `apply` command. */
-export const APPLY_USAGE = "natnow apply --config NEW [--previous OLD] [--fw4-state F] [--interfaces F] [--policy F]\n" +
-  "               [--boot] [--backend auto|kmod|conntrack|procfs] [--dry-run] [--state-dir D] [--json]";
+export const APPLY_USAGE = "natnow apply [--ruleset F] [--previous-ruleset F] [--config F] [--fw4-state F] [--interfaces F]\n" +
+  "               [--policy F] [--boot] [--backend auto|kmod|conntrack|procfs] [--dry-run] [--state-dir D] [--json]";
 
 const APPLY_OPTIONS = {
-  ...PLAN_OPTIONS,
+  "--ruleset": { value: true },
+  "--previous-ruleset": { value: true },
+  "--config": { value: true },
+  "--fw4-state": { value: true },
+  "--interfaces": { value: true },
+  "--policy": { value: true },
+  "--boot": { value: false },
+  "--json": { value: false },
   "--backend": { value: true },
   "--dry-run": { value: false },
   "--state-dir": { value: true },
 } as const;
 
 const CHOICES: readonly BackendChoice[] = ["auto", "kmod", "conntrack", "procfs"];
+
+/** How long a run waits for another one to finish. */
+export const LOCK_WAIT_MS = 30_000;
 
 /** Runs `natnow apply`; returns the exit status. */
 export function applyCommand(host: Host, argv: string[]): number {
@@ -29,17 +41,35 @@ export function applyCommand(host: Host, argv: string[]): number {
   if (choiceOpt !== undefined && CHOICES.indexOf(choiceOpt as BackendChoice) < 0) {
     throw new UsageError(`--backend must be one of ${CHOICES.join(", ")}, not '${String(choiceOpt)}'`);
   }
-  const stateDir = typeof options["--state-dir"] === "string" ? options["--state-dir"] : STATE_DIR;
+  const str = (k: string) => (typeof options[k] === "string" ? (options[k] as string) : null);
+  const stateDir = str("--state-dir") ?? STATE_DIR;
   const dryRun = options["--dry-run"] === true;
-  const input = readPlanInput(host, options);
-  if (typeof input === "string") {
-    if (input.endsWith("is required")) throw new UsageError(input);
-    err(host, `natnow: ${input}\n`);
-    return EXIT_INVALID;
+  // every named file must be there: a typo is not "no such input"
+  for (const k of ["--ruleset", "--previous-ruleset", "--config", "--fw4-state", "--interfaces", "--policy"]) {
+    const p = str(k);
+    if (p !== null && host.readFile(p) === null) {
+      err(host, `natnow: ${k.slice(2)}: cannot read '${p}'\n`);
+      return EXIT_INVALID;
+    }
   }
-  const o = runOnce(host, {
-    input, backend: choiceOpt as BackendChoice | undefined, dryRun, trigger: input.boot ? "boot" : "apply", stateDir,
+  const prevPath = str("--previous-ruleset");
+  const run = () => runOnce(host, {
+    snapshot: takeSnapshot(host, {
+      rulesetFile: str("--ruleset"), fw4StatePath: str("--fw4-state") ?? "", interfacesFile: str("--interfaces"),
+      policyPath: str("--policy") ?? "", configFile: str("--config"), router: false,
+    }),
+    previous: prevPath === null ? undefined : utf8Decode(host.readFile(prevPath) as Uint8Array),
+    boot: options["--boot"] === true,
+    backend: choiceOpt as BackendChoice | undefined,
+    dryRun,
+    trigger: options["--boot"] === true ? "boot" : "apply",
+    stateDir,
   });
+  const o = dryRun ? run() : withLock(host, stateDir, LOCK_WAIT_MS, run);
+  if (o === null) {
+    err(host, `natnow: another run holds ${stateDir}/lock; nothing done\n`);
+    return EXIT_UNAVAILABLE;
+  }
   if (options["--json"]) {
     out(host, JSON.stringify({ ...o.run, commands: o.result?.commands ?? [] }, null, 2) + "\n");
   } else if (o.code !== EXIT_INVALID) {

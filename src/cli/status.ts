@@ -1,7 +1,7 @@
 /** `natnow status`: the backend natnow would use and why, the kernel module's counters, the last runs. */
 
 import { availability, pickBackend } from "../backend/detect.ts";
-import { switchState } from "../daemon/daemon.ts";
+import { failure, switchState } from "../daemon/snapshot.ts";
 import { formatCounts } from "../daemon/run.ts";
 import { readKmodStatus } from "../backend/kmod.ts";
 import { parseRuns, type RunRecord, STATE_DIR, STATE_FILES } from "../daemon/state.ts";
@@ -28,6 +28,8 @@ export function formatRun(r: RunRecord): string {
   ];
   for (const c of r.changes) lines.push(`      ${c}`);
   for (const e of r.errors) lines.push(`      error: ${e}`);
+  for (const d of r.drift ?? []) lines.push(`      drift: ${d}`);
+  for (const w of r.warnings ?? []) lines.push(`      warning: ${w}`);
   return lines.join("\n");
 }
 
@@ -53,20 +55,21 @@ export function statusCommand(host: Host, argv: string[]): number {
   const avail = availability(host, policy.procfsCollateral);
   const detection = pickBackend(avail, policy.backend);
   const kmod = readKmodStatus(host);
-  const fw = host.findProgram("uci") ? host.exec(["uci", "-q", "export", "firewall"]) : null;
-  const enabled = fw && fw.status === 0 ? switchState(utf8Encode(fw.stdout)) : null;
+  const uciArgv = ["uci", "-q", "export", "firewall"];
+  const fw = host.exec(uciArgv);
+  const sw = fw.status === 0 ? switchState(utf8Encode(fw.stdout)) : { on: null, why: failure(uciArgv, fw) };
+  const enabled = sw.on;
   const runsText = host.readFile(`${dir}/${STATE_FILES.runs}`);
   const runs = parseRuns(runsText === null ? null : utf8Decode(runsText));
   if (options["--json"]) {
     out(host, JSON.stringify({
-      enabled, backend: detection.backend, reason: detection.reason, setting: policy.backend, available: avail,
+      enabled, switchWhy: sw.why, backend: detection.backend, reason: detection.reason, setting: policy.backend, available: avail,
       kmod, runs, warnings: policyNote ? [policyNote, ...warnings] : warnings,
     }, null, 2) + "\n");
     return 0;
   }
-  const sw = enabled === null ? "unknown (no include section 'natnow' in /etc/config/firewall, or no uci)" : enabled ? "on" : "off";
   const lines = [
-    `switch: ${sw}`,
+    `switch: ${enabled === null ? `unknown (${sw.why})` : enabled ? "on" : "off"}`,
     `backend: ${detection.backend ?? "none"} (setting '${policy.backend}': ${detection.reason})`,
     ...(["kmod", "conntrack", "procfs"] as const).map((b) => `  ${b.padEnd(9)} ${avail[b].ok ? "yes" : "no "}  ${avail[b].why}`),
   ];

@@ -1,19 +1,22 @@
 /**
- * `natnow daemon`, run by procd: listens with `ubus listen` (a line stream
- * read as it comes, never a blocking read), debounces bursts, and for each
- * burst takes a snapshot of the router (`uci -q export firewall`, so
- * uncommitted changes count as fw4 sees them; /var/run/fw4.state; `ubus call
- * network.interface dump`), plans against the config it last applied and
- * applies. Its first run after boot (no applied config under /var/run yet)
- * renews never-replied flows under every NAT rule. One syslog line per run.
+ * `natnow daemon`, run by procd. It listens to the bus (`ubus listen`: fw4's
+ * include announces every reload, netifd its interfaces) and to the
+ * kernel's ruleset (`nft monitor`: any NAT change, whoever makes it), reads
+ * both as line streams (never a blocking read), debounces bursts, and for
+ * each burst takes a snapshot of the router and plans the live ruleset
+ * against the one it last applied. Its first run after boot (nothing
+ * applied yet under /var/run) renews never-replied flows under every NAT
+ * rule. One syslog line per run; one run at a time (lock.ts).
  */
 
 import type { Host } from "../host/host.ts";
-import { utf8Decode, utf8Encode } from "../uci/bytes.ts";
-import { Debouncer, describeEvent, EVENT_TYPES, parseListenLine } from "./events.ts";
-import { appliedConfig, type RunOutcome, runOnce } from "./run.ts";
 import { parsePolicy } from "../plan/policy.ts";
 import { parseUci } from "../uci/parse.ts";
+import { utf8Encode } from "../uci/bytes.ts";
+import { Debouncer, describeEvent, EVENT_TYPES, nftChange, parseListenLine } from "./events.ts";
+import { tryLock, unlock } from "./lock.ts";
+import { type RunOutcome, runOnce } from "./run.ts";
+import { takeSnapshot } from "./snapshot.ts";
 
 /** Where the daemon reads and writes. */
 export interface DaemonOptions {
@@ -34,46 +37,24 @@ export function logLine(trigger: string, o: RunOutcome): string {
     `backend ${r.backend ?? "none"}, ${r.durationMs} ms` + (errors.length ? `, errors: ${errors.join("; ")}` : "");
 }
 
-/**
- * The switch, the include section 'natnow' of the firewall config: true
- * (on), false (`enabled '0'`), or null (no such section, or a config that
- * does not parse: the run reports that).
- */
-export function switchState(config: Uint8Array): boolean | null {
-  try {
-    const s = parseUci(config, "firewall").sections.find((x) => x.name === "natnow" && x.type === "include");
-    if (!s) return null;
-    const e = s.options.find((o) => o.name === "enabled");
-    return !(e !== undefined && typeof e.value === "string" && ["0", "no", "off", "false", "disabled"].indexOf(e.value) >= 0);
-  } catch {
-    return null;
-  }
-}
+/** What a snapshot run is: a real run, a dry run, or a preview of the pending UCI change. */
+export type SnapshotMode = "apply" | "dry-run" | "pending";
 
-/** Takes the router's snapshot and runs once (a dry run changes nothing and records nothing). */
-export function runFromSnapshot(host: Host, opts: DaemonOptions, trigger: string, dryRun = false): RunOutcome | null {
-  const uci = host.exec(["uci", "-q", "export", "firewall"]);
-  if (uci.status === 0 && switchState(utf8Encode(uci.stdout)) === false) return null;
-  const dump = host.exec(["ubus", "call", "network.interface", "dump"]);
-  const fw4 = host.readFile(opts.fw4StatePath);
-  // what natnow applied last is the previous config; none yet (an empty /var/run) is a boot
-  const previous = appliedConfig(host, opts.stateDir);
-  const boot = previous === null;
-  const o = runOnce(host, {
-    input: {
-      config: utf8Encode(uci.status === 0 ? uci.stdout : ""),
-      previous,
-      fw4State: fw4 === null ? null : utf8Decode(fw4),
-      interfaces: dump.status === 0 ? dump.stdout : null,
-      policy: host.readFile(opts.policyPath),
-      boot,
-    },
-    inputError: uci.status === 0 ? undefined : `uci export firewall failed (status ${uci.status}): ${uci.stderr.trim()}`,
-    dryRun,
-    trigger: boot ? `${trigger} (boot)` : trigger,
+/**
+ * Takes the router's snapshot and runs once; null when natnow is switched
+ * off. The caller holds the run lock (a dry run or preview changes nothing).
+ */
+export function runFromSnapshot(host: Host, opts: DaemonOptions, trigger: string, mode: SnapshotMode = "apply"): RunOutcome | null {
+  const snap = takeSnapshot(host, { fw4StatePath: opts.fw4StatePath, policyPath: opts.policyPath, router: true });
+  if (snap.switchOn === false) return null;
+  return runOnce(host, {
+    snapshot: snap,
+    boot: false,
+    pending: mode === "pending",
+    dryRun: mode !== "apply",
+    trigger,
     stateDir: opts.stateDir,
   });
-  return o;
 }
 
 /** The debounce the policy asks for, in seconds. */
@@ -91,27 +72,45 @@ export function startDaemon(host: Host, opts: DaemonOptions): void {
   host.makeDirs(opts.stateDir);
   host.writeFileAtomic(`${opts.stateDir}/daemon.pid`, utf8Encode(`${host.pid()}\n`));
   const debounceS = opts.debounce ?? policyDebounce(host, opts.policyPath);
+  let debouncer: Debouncer;
   const fire = (triggers: string[]) => {
     const trigger = triggers.join(", ");
+    if (!tryLock(host, opts.stateDir)) {
+      // another run (the include's, rpcd's) holds the lock: try again when it is done
+      host.setTimeout(() => triggers.forEach((t) => debouncer.poke(t)), 200);
+      return;
+    }
     try {
       const o = runFromSnapshot(host, opts, trigger);
       if (o) host.log(logLine(trigger, o));
     } catch (e) {
       // never die on one run: procd would respawn, but the events of the burst would be lost
       host.log(`${trigger}: internal error: ${(e as Error).message}`);
+    } finally {
+      unlock(host, opts.stateDir);
     }
   };
-  const debouncer = new Debouncer(host, debounceS * 1000, Math.max(10_000, debounceS * 5000), fire);
-  const listen = () => {
-    host.spawnLines(["ubus", "listen", ...EVENT_TYPES], (line) => {
-      const e = parseListenLine(line);
-      if (e) debouncer.poke(describeEvent(e));
-    }, (status) => {
-      // ubusd restarted or ubus is missing: listen again in a moment
-      host.log(`ubus listen ended (status ${status}); listening again in 2 s`);
-      host.setTimeout(listen, 2000);
-    });
+  debouncer = new Debouncer(host, debounceS * 1000, Math.max(10_000, debounceS * 5000), fire);
+  const stream = (argv: string[], onLine: (line: string) => void) => {
+    if (host.findProgram(argv[0]) === null) {
+      // plain Linux has no ubus: the ruleset's own events are enough there
+      host.log(`${argv[0]} is not installed; not listening to ${argv.slice(0, 2).join(" ")}`);
+      return;
+    }
+    const start = () => {
+      host.spawnLines(argv, onLine, (status) => {
+        host.log(`${argv.slice(0, 2).join(" ")} ended (status ${status}); starting it again in 2 s`);
+        host.setTimeout(start, 2000);
+      });
+    };
+    start();
   };
-  listen();
+  stream(["ubus", "listen", ...EVENT_TYPES], (line) => {
+    const e = parseListenLine(line);
+    if (e) debouncer.poke(describeEvent(e));
+  });
+  stream(["nft", "monitor"], (line) => {
+    if (nftChange(line)) debouncer.poke("ruleset changed");
+  });
   debouncer.poke("start");
 }

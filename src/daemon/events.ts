@@ -44,6 +44,16 @@ export function describeEvent(e: BusEvent): string {
 }
 
 /**
+ * Whether an `nft monitor` line is a ruleset change natnow must look at:
+ * an object added, deleted or replaced, except in natnow's own hold table
+ * (its holds would wake it up again) and the monitor's generation comments.
+ */
+export function nftChange(line: string): boolean {
+  if (!/^(add|delete|replace|flush|destroy|insert) /.test(line)) return false;
+  return !/ natnow_hold( |$)/.test(line);
+}
+
+/**
  * Waits until events stop for `quietMs` (at most `maxMs` after the first),
  * then fires once with every trigger seen: a storm is one run, and it reads
  * the state as it is when the storm is over.

@@ -8,10 +8,11 @@ import { applyWith } from "../backend/apply.ts";
 import { availability, pickBackend } from "../backend/detect.ts";
 import type { BackendResult } from "../backend/result.ts";
 import type { Host } from "../host/host.ts";
-import { computePlan, type PlanInput } from "../plan/compute.ts";
+import { computeLivePlan } from "../plan/live.ts";
 import type { BackendChoice } from "../plan/policy.ts";
 import { describeSelector } from "../plan/selector.ts";
 import { utf8Decode, utf8Encode } from "../uci/bytes.ts";
+import type { Snapshot } from "./snapshot.ts";
 import { addRun, formatRuns, parseRuns, type RunCounts, type RunRecord, STATE_FILES } from "./state.ts";
 
 /** Exit status when the backend reported errors or failed deletes. */
@@ -25,10 +26,14 @@ export const EXIT_UNAVAILABLE = 69;
 
 /** What to run. */
 export interface RunRequest {
-  /** The plan inputs; `previous` null means: the config natnow last applied. */
-  input: PlanInput;
-  /** Why the inputs could not be read (nothing is planned then). */
-  inputError?: string;
+  /** The router as the run sees it. */
+  snapshot: Snapshot;
+  /** The previous ruleset (`nft -j` text); undefined: the one natnow last applied. */
+  previous?: string | null;
+  /** A first run: renew never-replied flows under every current rule (also when nothing was applied yet). */
+  boot: boolean;
+  /** Plan the pending UCI change instead (a preview: never applied). */
+  pending?: boolean;
   /** A backend named on the command line (else the policy's). */
   backend?: BackendChoice;
   dryRun: boolean;
@@ -65,9 +70,10 @@ export function formatCounts(r: RunCounts): string {
   return parts.join(", ");
 }
 
-/** The config natnow last applied, or null. */
-export function appliedConfig(host: Host, stateDir: string): Uint8Array | null {
-  return host.readFile(`${stateDir}/${STATE_FILES.applied}`);
+/** The nat part of the ruleset natnow last applied (`nft -j` text), or null. */
+export function appliedRuleset(host: Host, stateDir: string): string | null {
+  const b = host.readFile(`${stateDir}/${STATE_FILES.applied}`);
+  return b === null ? null : utf8Decode(b);
 }
 
 function saveRun(host: Host, dir: string, run: RunRecord): string | null {
@@ -83,14 +89,15 @@ function saveRun(host: Host, dir: string, run: RunRecord): string | null {
 }
 
 /**
- * Plans and applies. Invalid input resets nothing. The new config becomes
+ * Plans and applies. Invalid input resets nothing. The live ruleset becomes
  * the next run's previous only when the run succeeded, so a failed run is
- * retried by the next one. Dry runs change no state.
+ * retried by the next one. Dry runs and previews change no state. The
+ * caller holds the run lock (lock.ts).
  */
 export function runOnce(host: Host, req: RunRequest): RunOutcome {
   const started = host.now();
   const run: RunRecord = {
-    time: host.time(), trigger: req.trigger, ok: false, dryRun: req.dryRun, backend: null, reason: "",
+    time: host.time(), trigger: req.trigger, ok: false, dryRun: req.dryRun || req.pending === true, backend: null, reason: "",
     changes: [], selectors: 0, result: null, durationMs: 0, errors: [],
   };
   const lines: string[] = [];
@@ -103,20 +110,30 @@ export function runOnce(host: Host, req: RunRequest): RunOutcome {
       const { commands: _c, errors: _e, ...counts } = result;
       run.result = counts;
     }
-    if (!req.dryRun) {
+    if (!req.dryRun && !req.pending) {
       const e = saveRun(host, req.stateDir, run);
       if (e) stateErrors.push(e);
     }
     return { run, planned, result, code, lines, stateErrors };
   };
 
-  const input = { ...req.input, previous: req.input.previous ?? (req.input.boot ? null : appliedConfig(host, req.stateDir)) };
-  const outcome = req.inputError !== undefined ? { ok: false as const, error: req.inputError } : computePlan(input);
+  const pending = req.pending === true;
+  const dryRun = req.dryRun || pending;
+  if (req.snapshot.error !== null) {
+    run.errors.push(req.snapshot.error);
+    return finish(EXIT_UNAVAILABLE, null);
+  }
+  const previous = req.previous !== undefined ? req.previous : req.boot ? null : appliedRuleset(host, req.stateDir);
+  const boot = !pending && (req.boot || previous === null);
+  const outcome = computeLivePlan({ ...req.snapshot.input, previous, boot, pending });
   if (!outcome.ok) {
     run.errors.push(`invalid input: ${outcome.error}`);
     return finish(EXIT_INVALID, null);
   }
   const { plan, policy, model } = outcome.result;
+  run.drift = outcome.extra?.drift ?? [];
+  run.warnings = outcome.extra?.warnings ?? [];
+  if (boot && !/boot/.test(run.trigger)) run.trigger = `${run.trigger} (boot)`;
   planned = plan.changes.map((c) => ({
     change: c.change.text, note: c.note,
     selectors: c.selectors.map((x) => ({ action: x.action, text: describeSelector(x) })),
@@ -127,7 +144,7 @@ export function runOnce(host: Host, req: RunRequest): RunOutcome {
   const detection = pickBackend(availability(host, policy.procfsCollateral), req.backend ?? policy.backend);
   run.backend = detection.backend;
   run.reason = detection.reason;
-  const head = `natnow apply${req.dryRun ? " (dry run)" : ""}${input.boot ? " (boot)" : ""}: ` +
+  const head = `natnow apply${pending ? " (pending UCI change)" : req.dryRun ? " (dry run)" : ""}${boot ? " (boot)" : ""}: ` +
     `${plan.changes.length} change(s), ${plan.selectors.length} selector(s)`;
   lines.push(detection.backend ? `${head}, backend ${detection.backend} (${detection.reason})` : head);
   for (const c of plan.changes) lines.push(`  ${c.change.text}${c.note ? ` (${c.note})` : ""}`);
@@ -141,18 +158,19 @@ export function runOnce(host: Host, req: RunRequest): RunOutcome {
     code = EXIT_UNAVAILABLE;
   } else {
     const routerAddresses = [...model.networks.flatMap((n) => n.addresses), ...model.zones.flatMap((z) => z.addresses)];
-    result = applyWith(host, detection.backend, plan.selectors, { policy, routerAddresses, dryRun: req.dryRun });
-    lines.push(`${req.dryRun ? "would reset: " : ""}${formatCounts(result)} in ${Math.round(host.now() - started)} ms`);
-    for (const c of req.dryRun ? result.commands : []) lines.push(`  ${c}`);
+    result = applyWith(host, detection.backend, plan.selectors, { policy, routerAddresses, dryRun });
+    lines.push(`${dryRun ? "would reset: " : ""}${formatCounts(result)} in ${Math.round(host.now() - started)} ms`);
+    for (const c of dryRun ? result.commands : []) lines.push(`  ${c}`);
     run.errors.push(...result.errors);
     if (result.errors.length || result.failed) code = EXIT_PARTIAL;
   }
-  if (!req.dryRun && code === 0) {
+  for (const d of run.drift) lines.push(`drift: ${d}`);
+  if (!dryRun && code === 0 && outcome.extra) {
     try {
       host.makeDirs(req.stateDir);
-      host.writeFileAtomic(`${req.stateDir}/${STATE_FILES.applied}`, input.config);
+      host.writeFileAtomic(`${req.stateDir}/${STATE_FILES.applied}`, utf8Encode(outcome.extra.applied));
     } catch (e) {
-      stateErrors.push(`cannot keep the applied config in ${req.stateDir}: ${(e as Error).message}`);
+      stateErrors.push(`cannot keep the applied ruleset in ${req.stateDir}: ${(e as Error).message}`);
     }
   }
   return finish(code, result);

@@ -9,8 +9,8 @@ import type { BackendResult } from "../backend/result.ts";
 /** The state directory on the router. */
 export const STATE_DIR = "/var/run/natnow";
 
-/** File names inside the state directory. */
-export const STATE_FILES = { applied: "applied.config", runs: "runs.json" } as const;
+/** File names inside the state directory: the nat part of the ruleset last applied, the runs. */
+export const STATE_FILES = { applied: "applied.ruleset.json", runs: "runs.json" } as const;
 
 /** How many runs are kept. */
 export const MAX_RUNS = 10;
@@ -35,6 +35,10 @@ export interface RunRecord {
   result: RunCounts | null;
   durationMs: number;
   errors: string[];
+  /** Where fw4's live rules and the fw4 model of /etc/config/firewall differ (runs since the live ruleset). */
+  drift?: string[];
+  /** Facts the run went on without. */
+  warnings?: string[];
 }
 
 /** Parses runs.json; anything unreadable gives no runs (and never a failure). */

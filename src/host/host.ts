@@ -42,6 +42,12 @@ export interface Host {
    * (`'/proc/net/natnow': EINVAL`).
    */
   writeControl(path: string, chunks: readonly string[]): string | null;
+  /**
+   * Creates a file that must not exist yet (O_CREAT|O_EXCL) with `data`:
+   * true when this call created it, false when it already existed; throws
+   * on any other failure. What one-run-at-a-time locks are made of.
+   */
+  createExclusive(path: string, data: Uint8Array): boolean;
   /** Removes a file; missing is fine. */
   removeFile(path: string): void;
   /** Creates a directory and its parents; existing is fine. */
@@ -63,6 +69,8 @@ export interface Host {
   /** Calls `fn` once after `ms` milliseconds. */
   setTimeout(fn: () => void, ms: number): number;
   clearTimeout(id: number): void;
+  /** Blocks for `ms` milliseconds (only for short waits outside the event loop, such as a lock). */
+  sleep(ms: number): void;
   /** Milliseconds from an arbitrary fixed point (monotonic where the platform allows). */
   now(): number;
   /** Wall-clock time in milliseconds since the epoch (for records, never for intervals). */

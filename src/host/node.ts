@@ -50,6 +50,15 @@ export async function createNodeHost(): Promise<Host> {
       fs.writeFileSync(tmp, data, { mode: 0o644 });
       fs.renameSync(tmp, p);
     },
+    createExclusive(p, data) {
+      try {
+        fs.writeFileSync(p, data, { flag: "wx", mode: 0o644 });
+        return true;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "EEXIST") return false;
+        throw new Error(`cannot create '${p}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+    },
     writeControl(p, chunks) {
       let fd: number;
       try {
@@ -144,6 +153,9 @@ export async function createNodeHost(): Promise<Host> {
     },
     time: () => Date.now(),
     now: () => performance.now(),
+    sleep: (ms) => {
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+    },
     pid: () => process.pid,
     log: (message) => logLine(host, message),
   };

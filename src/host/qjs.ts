@@ -28,6 +28,7 @@ export interface QjsOs {
   O_WRONLY: number;
   O_RDWR: number;
   O_CREAT: number;
+  O_EXCL: number;
   O_TRUNC: number;
   WNOHANG: number;
   S_IFMT: number;
@@ -55,6 +56,7 @@ export interface QjsOs {
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
   now(): number;
+  sleep(ms: number): void;
   getpid(): number;
 }
 
@@ -78,6 +80,9 @@ function toBuffer(data: Uint8Array): ArrayBuffer {
 }
 
 /** errno names for the failures a control-file write reports (Linux numbers). */
+/** errno EEXIST (the same number on every Linux architecture OpenWrt runs on). */
+const EEXIST = 17;
+
 const ERRNO_NAMES: Record<number, string> = {
   1: "EPERM", 2: "ENOENT", 7: "E2BIG", 12: "ENOMEM", 13: "EACCES", 16: "EBUSY", 17: "EEXIST",
   21: "EISDIR", 22: "EINVAL", 28: "ENOSPC", 30: "EROFS", 95: "EOPNOTSUPP",
@@ -172,6 +177,15 @@ export function createQjsHost(): Host {
         os.remove(tmp);
         throw new Error(`cannot rename '${tmp}' to '${path}': error ${-r}`);
       }
+    },
+    createExclusive(path, data) {
+      const fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644);
+      if (fd === -EEXIST) return false;
+      if (fd < 0) throw new Error(`cannot create '${path}': ${errnoName(-fd)}`);
+      const ok = writeAll(fd, data);
+      os.close(fd);
+      if (!ok) throw new Error(`cannot write '${path}'`);
+      return true;
     },
     writeControl(path, chunks) {
       const fd = os.open(path, os.O_WRONLY);
@@ -326,6 +340,7 @@ export function createQjsHost(): Host {
     },
     time: () => Date.now(),
     now: () => os.now(),
+    sleep: (ms) => os.sleep(ms),
     pid: () => os.getpid(),
     log: (message) => logLine(host, message),
   };

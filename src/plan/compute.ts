@@ -44,7 +44,8 @@ export interface PlanResult {
 /** The result of computing a plan: the plan, or why the input is invalid. */
 export type PlanOutcome = { ok: true; result: PlanResult } | { ok: false; error: string };
 
-function parseConfig(bytes: Uint8Array, what: string, pkgName: string) {
+/** Parses a UCI file; a parse error is invalid input with libuci's message. */
+export function parseConfig(bytes: Uint8Array, what: string, pkgName: string) {
   try {
     return parseUci(bytes, pkgName);
   } catch (e) {
@@ -53,9 +54,11 @@ function parseConfig(bytes: Uint8Array, what: string, pkgName: string) {
   }
 }
 
-class InputError extends Error {}
+/** Input natnow refuses to plan from (nothing is reset then). */
+export class InputError extends Error {}
 
-function readFacts(input: PlanInput): Facts {
+/** The runtime facts from fw4.state and the interface dump (the dump wins). */
+export function readFacts(input: Pick<PlanInput, "fw4State" | "interfaces">): Facts {
   try {
     const st = input.fw4State !== null ? parseFw4State(input.fw4State) : null;
     const ub = input.interfaces !== null ? parseInterfaceDump(input.interfaces) : null;

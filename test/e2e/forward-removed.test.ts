@@ -34,7 +34,7 @@ async function twoWay(c: Case, withNatnow: boolean) {
     const neu = r.traffic("l3", [...six, "-b", "5060", "-d", "4.3", "-r", r.path("new")]);
     await sleep(800);
     r.loadText(c.after.ruleset); // fw4 reload
-    const run = withNatnow ? r.apply(c.before.config, c.after.config) : null;
+    const run = withNatnow ? r.apply() : null;
     const t = nowNs() + 100_000_000n;
     await Promise.all([client, old, neu]);
     const entry = r.table().find((f) => f.family === c.family && f.orig.sport === 4000 && f.orig.dport === 5060);

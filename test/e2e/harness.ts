@@ -111,15 +111,28 @@ export class Router {
     return this.sh("ip", "netns", "exec", this.ns(n), ...argv);
   }
 
-  /** Loads an fw4 example's ruleset the way fw4 reloads (one atomic nft -f). */
+  /** The router's ruleset as `nft -j` prints it. */
+  rulesetJson(): string {
+    return this.in("r", "nft", "-j", "list", "ruleset");
+  }
+
+  /**
+   * Loads an fw4 example's ruleset the way fw4 reloads (one atomic nft -f).
+   * The ruleset before it is kept: what natnow applied last, for apply().
+   */
   load(example: string): void {
-    this.in("r", "nft", "-f", fixturePath("fw4-examples", example, "ruleset.nft"));
+    this.loadFile(fixturePath("fw4-examples", example, "ruleset.nft"));
   }
 
   /** Loads a ruleset given as text (an example rendered for a changed config). */
   loadText(ruleset: string): void {
     const f = join(this.dir, `ruleset-${Date.now()}.nft`);
     writeFileSync(f, ruleset);
+    this.loadFile(f);
+  }
+
+  private loadFile(f: string): void {
+    writeFileSync(this.path("previous.json"), this.rulesetJson());
     this.in("r", "nft", "-f", f);
   }
 
@@ -157,17 +170,13 @@ export class Router {
 
   /**
    * Runs `natnow apply` (the bundle, under Node) inside the router with the
-   * example router's interface dump; the configs are given as text.
+   * example router's interface dump: the live ruleset against the one
+   * before the last load (what natnow would have applied then).
    */
-  apply(previous: string | null, config: string, extra: string[] = []): Run {
+  apply(extra: string[] = []): Run {
     mkdirSync(this.path("state"), { recursive: true });
-    writeFileSync(this.path("new.config"), config);
-    const args = ["apply", "--config", this.path("new.config"), "--interfaces", fixturePath("fw4-examples", "a", "interfaces.json"),
-      "--state-dir", this.path("state")];
-    if (previous !== null) {
-      writeFileSync(this.path("old.config"), previous);
-      args.push("--previous", this.path("old.config"));
-    }
+    const args = ["apply", "--interfaces", fixturePath("fw4-examples", "a", "interfaces.json"), "--state-dir", this.path("state")];
+    if (existsSync(this.path("previous.json"))) args.push("--previous-ruleset", this.path("previous.json"));
     const r = spawnSync("ip", ["netns", "exec", this.ns("r"), process.execPath, bundle(), ...args, ...extra], { encoding: "utf8" });
     return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
   }

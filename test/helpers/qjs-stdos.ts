@@ -67,6 +67,7 @@ const GLUE = `
     setTimeout: (fn, ms) => h.setTimeout(fn, ms),
     clearTimeout: (t) => h.clearTimeout(t),
     now: () => h.now(),
+    sleep: (ms) => h.sleep(ms),
     getpid: () => h.getpid(),
   });
   globalThis.std = std;
@@ -311,6 +312,10 @@ export async function runInQuickJS(
     return undefined;
   });
   def("now", () => vm.newNumber(performance.now()));
+  def("sleep", (ms) => {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, num(ms));
+    return undefined;
+  });
   def("getpid", () => vm.newNumber(process.pid));
   vm.setProp(vm.global, "__fake", fake);
   fake.dispose();
@@ -334,7 +339,9 @@ export async function runInQuickJS(
     if (r.error) report("job", { error: r.error });
   };
 
-  report("script", vm.evalCode(code, opts.scriptName ?? "natnow.js"));
+  // as a module, the way `qjs --std -m` runs the bundle: its top-level
+  // names stay in the module (as a script, a minified `var os` replaced the global os)
+  report("script", vm.evalCode(code, opts.scriptName ?? "natnow.js", { type: "module" }));
   const deadline = performance.now() + (opts.timeoutMs ?? 30_000);
   try {
     while (exitCode === null) {

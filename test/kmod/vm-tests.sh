@@ -365,10 +365,12 @@ topo_down
 
 # ---------------------------------------------------------------- 8
 # natnow itself (the bundle, under the host's Node) driving the module on the
+# live ruleset (against the one before the change, as nft printed it) of the
 # router fw4's examples describe: br-lan 198.18.1.1/24, eth1 198.19.100.2/24
 echo "== 8: natnow apply --backend kmod on fw4's rulesets"
 ROOT=$(cd "$DIR/../.." && pwd)
 FX=$ROOT/test/fixtures/fw4-examples
+RS=$ROOT/test/fixtures/ruleset
 natnow() { $NS r node "$ROOT/dist/natnow.js" apply --backend kmod --interfaces "$FX/a/interfaces.json" --state-dir "$T/st8" "$@"; }
 fw4_down() { for x in r w l1 l2; do ip netns del "$x" 2>/dev/null; done; }
 fw4_up() {
@@ -403,7 +405,7 @@ t_rule=$(now)
 sleep 1
 stuck=$(after "$T/k8srv" "$t_rule")
 t_apply=$(now)
-out=$(natnow --previous "$FX/a/firewall" --config "$FX/b/firewall" 2>&1); rc=$?
+out=$(natnow --previous-ruleset "$RS/a.json" 2>&1); rc=$?
 echo "$out"
 t_done=$(now)
 wait
@@ -421,7 +423,7 @@ sleep 0.3
 traffic l2 -b 5060 -t 198.19.100.1 -p 4000 -i 20 -d 10.7 -r "$T/k8old" &
 sleep 1
 $NS r nft -f "$FX/a/ruleset.nft"
-out=$(natnow --previous "$FX/b/firewall" --config "$FX/a/firewall" 2>&1); rc=$?
+out=$(natnow --previous-ruleset "$RS/b.json" 2>&1); rc=$?
 echo "$out"
 t=$(now)
 wait

@@ -1,0 +1,126 @@
+/**
+ * The router as a run sees it: the ruleset the kernel runs (`nft -j list
+ * ruleset`), the devices' addresses (fw4.state, `ubus call
+ * network.interface dump`, `ip -j addr`/`route`), the policy, and the UCI
+ * firewall config (`uci -q export firewall`: the switch, zone names, the
+ * drift check). A tool that is missing or fails is said, with its reason.
+ */
+
+import type { Host } from "../host/host.ts";
+import type { LiveInput } from "../plan/live.ts";
+import { parseUci } from "../uci/parse.ts";
+import { utf8Decode, utf8Encode } from "../uci/bytes.ts";
+
+/** Where a snapshot reads from (files given on the command line win over the router's own). */
+export interface SnapshotSources {
+  /** A file with `nft -j list ruleset` output, instead of running nft. */
+  rulesetFile?: string | null;
+  fw4StatePath: string;
+  /** A file with the interface dump, instead of `ubus call network.interface dump`. */
+  interfacesFile?: string | null;
+  policyPath: string;
+  /** A file with the firewall config, instead of `uci -q export firewall`. */
+  configFile?: string | null;
+  /** Read the router's own tools (ubus, uci) when no file is given. */
+  router: boolean;
+}
+
+/** A snapshot: the live plan's inputs, or why they cannot be had. */
+export interface Snapshot {
+  input: Omit<LiveInput, "previous" | "boot" | "pending">;
+  /** Why the ruleset could not be read (nothing is planned then). */
+  error: string | null;
+  /** The switch (`firewall.natnow.enabled`): true, false, or null when the config does not say. */
+  switchOn: boolean | null;
+  /** Why the switch is unknown. */
+  switchWhy: string;
+}
+
+/** What a failed command said: its status and its first line of output. */
+export function failure(argv: string[], r: { status: number; stdout: string; stderr: string }): string {
+  if (r.status === 127) return `${argv[0]} is not installed`;
+  const said = (r.stderr.trim() || r.stdout.trim()).split("\n")[0];
+  return `${argv.join(" ")} failed (status ${r.status})${said ? `: ${said}` : ""}`;
+}
+
+const FALSE_WORDS = ["0", "no", "off", "false", "disabled"];
+
+/**
+ * The switch, the include section 'natnow' of the firewall config: true
+ * (on), false (`enabled` set to one of fw4's false words), or null with why.
+ */
+export function switchState(config: Uint8Array): { on: boolean | null; why: string } {
+  let pkg;
+  try {
+    pkg = parseUci(config, "firewall");
+  } catch (e) {
+    return { on: null, why: `the firewall config does not parse: ${(e as Error).message}` };
+  }
+  const s = pkg.sections.find((x) => x.name === "natnow" && x.type === "include");
+  if (!s) return { on: null, why: "no include section 'natnow' in /etc/config/firewall" };
+  const e = s.options.find((o) => o.name === "enabled");
+  return { on: !(e !== undefined && typeof e.value === "string" && FALSE_WORDS.indexOf(e.value) >= 0), why: "" };
+}
+
+/** Takes the snapshot. */
+export function takeSnapshot(host: Host, src: SnapshotSources): Snapshot {
+  const file = (p: string | null | undefined) => (p ? host.readFile(p) : null);
+  const text = (b: Uint8Array | null) => (b === null ? null : utf8Decode(b));
+  let error: string | null = null;
+
+  let ruleset = "";
+  if (src.rulesetFile) {
+    const b = file(src.rulesetFile);
+    if (b === null) error = `cannot read the ruleset file '${src.rulesetFile}'`;
+    else ruleset = utf8Decode(b);
+  } else {
+    const argv = ["nft", "-j", "list", "ruleset"];
+    const r = host.exec(argv);
+    if (r.status !== 0) error = `cannot read the live ruleset: ${failure(argv, r)}`;
+    else ruleset = r.stdout;
+  }
+
+  let interfaces: string | null = null;
+  if (src.interfacesFile) interfaces = text(file(src.interfacesFile));
+  else if (src.router) {
+    const r = host.exec(["ubus", "call", "network.interface", "dump"]);
+    if (r.status === 0) interfaces = r.stdout;
+  }
+
+  const addr = host.exec(["ip", "-j", "addr"]);
+  const r4 = host.exec(["ip", "-j", "-4", "route"]);
+  const r6 = host.exec(["ip", "-j", "-6", "route"]);
+  const kernel = addr.status === 0 && r4.status === 0 && r6.status === 0
+    ? { addr: addr.stdout, routes: [r4.stdout, r6.stdout] }
+    : null;
+
+  let config: Uint8Array | null = null;
+  let switchOn: boolean | null = null;
+  let switchWhy = "no firewall config was read";
+  if (src.configFile) config = file(src.configFile);
+  else if (src.router) {
+    const argv = ["uci", "-q", "export", "firewall"];
+    const r = host.exec(argv);
+    if (r.status === 0) config = utf8Encode(r.stdout);
+    else switchWhy = `cannot read the firewall config: ${failure(argv, r)}`;
+  }
+  if (config !== null) {
+    const s = switchState(config);
+    switchOn = s.on;
+    switchWhy = s.why;
+  }
+  return {
+    input: {
+      ruleset,
+      fw4State: text(file(src.fw4StatePath)),
+      interfaces,
+      kernel,
+      policy: file(src.policyPath),
+      // a config that does not parse only loses the drift check and zone names
+      config: config !== null && switchWhy.startsWith("the firewall config does not parse") ? null : config,
+    },
+    error,
+    switchOn,
+    switchWhy,
+  };
+}

@@ -1,0 +1,134 @@
+/**
+ * The pipeline natnow acts on: the NAT rules the kernel runs now (`nft -j
+ * list ruleset`) against the ones natnow last applied, whatever put them
+ * there (fw4, miniupnpd, an nft include, a script). UCI keeps the jobs only
+ * it can do: a preview of a pending change (`pending`: the fw4 model of the
+ * config against the live rules) and the drift check (what fw4's live rules
+ * and the fw4 model of the config disagree on).
+ */
+
+import { type Change, diff } from "../diff/diff.ts";
+import { buildModel } from "../firewall/model.ts";
+import type { NatModel } from "../firewall/types.ts";
+import { type DeviceGroup, type DeviceFacts, parseKernelView, topology } from "../ruleset/devices.ts";
+import { rulesetModel } from "../ruleset/model.ts";
+import { formatNftJson, natSubset, parseNftJson, RulesetError } from "../ruleset/nft.ts";
+import { liveRules } from "../ruleset/walk.ts";
+import { InputError, parseConfig, type PlanOutcome, readFacts } from "./compute.ts";
+import { bootChanges, plan } from "./plan.ts";
+import { parsePolicy } from "./policy.ts";
+
+/** The kernel's view of devices: `ip -j addr` and `ip -j route` per family. */
+export interface KernelViewText {
+  addr: string;
+  routes: string[];
+}
+
+/** The inputs of a live plan, as the tools printed them. */
+export interface LiveInput {
+  /** `nft -j list ruleset` now. */
+  ruleset: string;
+  /** The nat part of the ruleset natnow last applied; null on a first run. */
+  previous: string | null;
+  fw4State: string | null;
+  interfaces: string | null;
+  kernel: KernelViewText | null;
+  policy: Uint8Array | null;
+  /** `/etc/config/firewall` (uci export): zone names without fw4.state, the drift check, previews. */
+  config: Uint8Array | null;
+  /** First run: renew never-replied flows under every current rule. */
+  boot: boolean;
+  /** Plan the pending UCI change (the fw4 model of `config`) instead of the live one. */
+  pending: boolean;
+}
+
+/** What a live plan adds to a plan: the ruleset to keep as applied, and the drift. */
+export interface LiveExtra {
+  /** The nat part of the current ruleset (`nft -j` format), the next run's previous. */
+  applied: string;
+  /** Where fw4's live rules and the fw4 model of the config differ, in words. */
+  drift: string[];
+  /** Facts natnow could not read (it went on without them). */
+  warnings: string[];
+}
+
+/** A live plan, or why the input is invalid. */
+export type LiveOutcome = PlanOutcome & { extra?: LiveExtra };
+
+function readModel(text: string, what: string, devices: ReturnType<typeof topology>): NatModel {
+  try {
+    return rulesetModel(liveRules(parseNftJson(text)), devices);
+  } catch (e) {
+    if (e instanceof RulesetError) throw new InputError(`${what}: ${e.message.replace(/^ruleset: /, "")}`);
+    throw e;
+  }
+}
+
+/** Only the sections fw4 made (its `!fw4:` rules): what the fw4 model can be compared with. */
+function fw4Part(m: NatModel): NatModel {
+  return { ...m, sections: m.sections.filter((s) => s.kind !== "rule") };
+}
+
+/** Plans from the live ruleset. Invalid input: `{ ok: false }`, and no selector. */
+export function computeLivePlan(input: LiveInput): LiveOutcome {
+  try {
+    if (!input.boot && input.previous === null && !input.pending) {
+      throw new InputError("nothing to compare: give the previous ruleset, or plan a first run (boot)");
+    }
+    const facts = readFacts(input);
+    const warnings: string[] = [];
+    let kernel: DeviceFacts[] = [];
+    if (input.kernel) {
+      try {
+        kernel = parseKernelView(input.kernel.addr, input.kernel.routes);
+      } catch (e) {
+        if (!(e instanceof RulesetError)) throw e;
+        warnings.push(`the kernel's addresses are unknown (${e.message})`);
+      }
+    }
+    const pol = parsePolicy(input.policy ? parseConfig(input.policy, "policy", "natnow") : null);
+    const cfg = input.config ? parseConfig(input.config, "config", "firewall") : null;
+    const uciModel = cfg && cfg.sections.some((s) => s.type === "zone") ? buildModel(cfg, facts) : null;
+    if (input.pending && !uciModel) throw new InputError("config: has no 'zone' section; nothing to preview");
+    const groups: DeviceGroup[] = (uciModel?.zones ?? []).map((z) => ({ name: z.name, devices: z.devices, upstream: z.upstream }));
+    const topo = topology(facts, kernel, groups);
+    let rs;
+    try {
+      rs = natSubset(parseNftJson(input.ruleset));
+    } catch (e) {
+      if (e instanceof RulesetError) throw new InputError(e.message);
+      throw e;
+    }
+    const applied = formatNftJson(rs);
+    const live = readModel(applied, "ruleset", topo);
+    const drift = uciModel ? diff(fw4Part(live), uciModel).map((c) => c.text) : [];
+    let before: NatModel;
+    let after: NatModel;
+    let changes: Change[];
+    if (input.pending && uciModel) {
+      // the change a reload would make: fw4's part replaced by the model, the rest as it runs
+      before = live;
+      after = { ...uciModel, sections: [...uciModel.sections, ...live.sections.filter((s) => s.kind === "rule")] };
+      changes = diff(before, after);
+    } else if (input.previous !== null && !input.boot) {
+      before = readModel(input.previous, "previous ruleset", topo);
+      after = live;
+      changes = diff(before, after);
+    } else {
+      before = { zones: [], networks: [], sections: [], skipped: [], warnings: [] };
+      after = live;
+      changes = bootChanges(live);
+    }
+    const p = plan(changes, { before, after }, pol.policy, input.boot && !input.pending);
+    return {
+      ok: true,
+      result: {
+        plan: p, changes, policy: pol.policy, fw4Warnings: uciModel?.warnings ?? [], policyWarnings: pol.warnings, model: after,
+      },
+      extra: { applied, drift, warnings },
+    };
+  } catch (e) {
+    if (e instanceof InputError) return { ok: false, error: e.message };
+    throw e;
+  }
+}
