@@ -62,6 +62,6 @@ export function ruleIdentity(r: NatRule, zones: readonly ZoneModel[]): string {
   const zone = r.zone === null ? null : zoneKey(zones.find((z) => z.name === r.zone), r.zone);
   return JSON.stringify([
     r.hook, r.action, r.family, r.proto, zone, sorted(r.src), sorted(r.dst), sortedPorts(r.sport),
-    sortedPorts(r.dport), r.toAddr, r.toPort, r.unbounded,
+    sortedPorts(r.dport), r.toAddr, r.toPort, r.unbounded, r.opaque ?? null,
   ]);
 }

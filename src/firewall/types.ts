@@ -34,6 +34,8 @@ export interface NatRule {
   toPort: PortRange | null;
   /** Why conntrack fields cannot describe the rule's flows exactly, if so. */
   unbounded: string | null;
+  /** An unbounded live rule's expressions, so that a change in what natnow cannot read is still a change. */
+  opaque?: string;
 }
 
 /** A zone's NAT-relevant facts. */

@@ -105,6 +105,8 @@ function natRules(r: LiveRule, zones: Zones, label: string): NatRule[] {
       toAddr: r.nat?.toAddr ?? null,
       toPort: r.nat?.toPort ?? null,
       unbounded,
+      // what natnow cannot read still tells one rule from another
+      ...(unbounded ? { opaque: r.raw } : {}),
     };
   });
 }

@@ -22,6 +22,8 @@ export interface LiveRule {
   terms: Terms;
   /** The NAT statement, or null for an exemption (`accept`, or a `return` that ends the base chain). */
   nat: NatStatement | null;
+  /** The rule's expressions as nft printed them (what identifies a rule natnow cannot read whole). */
+  raw: string;
 }
 
 /** jump/goto depth the kernel allows (NFT_JUMP_STACK_SIZE). */
@@ -89,6 +91,7 @@ export function liveRules(rs: NftRuleset): LiveRule[] {
           out.push({
             hook, nftHook: base.hook as string, family: r.family, table: r.table, chain: r.chain, handle: r.handle,
             comment: r.comment, terms: extra && !terms.unbounded ? { ...terms, unbounded: extra } : terms, nat,
+            raw: JSON.stringify(r.expr),
           });
         switch (rt.verdict.kind) {
           case "nat":

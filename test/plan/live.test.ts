@@ -1,0 +1,89 @@
+/**
+ * The live pipeline's contract, on real nft output with random edits: an
+ * identical ruleset gives an empty plan; every selector comes from a change
+ * with rules only one side has, whose own match selects the flows it
+ * selects; input that does not parse gives an error and no selector.
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { computeLivePlan, type LiveInput } from "../../src/plan/live.ts";
+import { utf8Encode } from "../../src/uci/bytes.ts";
+import { fixtureText } from "../helpers/fixtures.ts";
+
+const dump = fixtureText("fw4-examples", "a", "interfaces.json");
+const base = (ruleset: string, previous: string | null): LiveInput => ({
+  ruleset, previous, fw4State: fixtureText("fw4-examples", "a", "fw4.state"), interfaces: dump, kernel: null,
+  policy: utf8Encode("config natnow 'main'\n\toption established '1'\n"), config: null, boot: false, pending: false,
+});
+
+/** fw4's example c and the hand-written ruleset, as one ruleset. */
+function both(): { nftables: unknown[] } {
+  const c = JSON.parse(fixtureText("ruleset", "c.json")) as { nftables: unknown[] };
+  const h = JSON.parse(fixtureText("ruleset", "hand.json")) as { nftables: { table?: { name: string }; rule?: { table: string } }[] };
+  return { nftables: [...c.nftables, ...h.nftables.filter((x) => !JSON.stringify(x).includes('"table": "fw4"') && !(x.table?.name === "fw4"))] };
+}
+
+type Item = { rule?: { expr: unknown[] } };
+/** An edit of one rule: drop it, or change a number (a port, a handle-free value) in it. */
+const editArb = fc.array(fc.record({ at: fc.nat(), kind: fc.constantFrom("drop", "port"), port: fc.integer({ min: 1, max: 65535 }) }),
+  { minLength: 0, maxLength: 4 });
+
+function edited(doc: { nftables: unknown[] }, edits: { at: number; kind: string; port: number }[]): string {
+  const items = JSON.parse(JSON.stringify(doc.nftables)) as Item[];
+  const rules = items.map((x, i) => [x, i] as const).filter(([x]) => x.rule);
+  const drop = new Set<number>();
+  for (const e of edits) {
+    const [item, i] = rules[e.at % rules.length];
+    if (e.kind === "drop") drop.add(i);
+    else item.rule = { ...item.rule, expr: JSON.parse(JSON.stringify(item.rule?.expr).replace(/("port": )\d+|("right": )\d+/, (_m, a, b) => `${a ?? b}${e.port}`)) };
+  }
+  return JSON.stringify({ nftables: items.filter((_x, i) => !drop.has(i)) });
+}
+
+describe("computeLivePlan", () => {
+  it("an identical ruleset gives an empty plan", () => {
+    fc.assert(fc.property(editArb, (edits) => {
+      const text = edited(both(), edits);
+      const o = computeLivePlan(base(text, text));
+      expect(o.ok).toBe(true);
+      if (o.ok) expect([o.result.plan.changes, o.result.plan.selectors]).toEqual([[], []]);
+    }), { numRuns: 40 });
+  });
+
+  it("every selector names a change that has rules only one side has", () => {
+    fc.assert(fc.property(editArb, editArb, (e1, e2) => {
+      const o = computeLivePlan(base(edited(both(), e2), edited(both(), e1)));
+      expect(o.ok).toBe(true);
+      if (!o.ok) return;
+      for (const pc of o.result.plan.changes) {
+        if (pc.selectors.length) expect(pc.change.removed.length + pc.change.added.length).toBeGreaterThan(0);
+        for (const s of pc.selectors) expect(s.reason).toBe(pc.change.text);
+        if (pc.status === "error") expect(pc.selectors).toEqual([]);
+      }
+      const all = o.result.plan.changes.flatMap((pc) => pc.selectors).length;
+      expect(o.result.plan.selectors.length).toBeLessThanOrEqual(all);
+    }), { numRuns: 60 });
+  });
+
+  it("a changed rule that cannot be bounded is an error with no selector", () => {
+    const text = fixtureText("ruleset", "hand.json");
+    const o = computeLivePlan(base(text.replace('"right": 1}}, {"dnat": {"addr": "198.18.1.9"}}', '"right": 2}}, {"dnat": {"addr": "198.18.1.9"}}'), text));
+    expect(o.ok).toBe(true);
+    if (!o.ok) return;
+    expect(o.result.plan.changes.map((c) => [c.change.text.slice(0, 30), c.status])).toEqual([
+      ["rule 'ip natx pre handle 14' c", "error"],
+    ]);
+    expect(o.result.plan.selectors).toEqual([]);
+    expect(o.result.plan.errors[0]).toMatch(/matches meta mark$/);
+  });
+
+  it("garbage in, an error out, and never a selector", () => {
+    fc.assert(fc.property(fc.string(), fc.boolean(), (junk, asPrevious) => {
+      const good = fixtureText("ruleset", "a.json");
+      const o = computeLivePlan(asPrevious ? base(good, junk) : base(junk, good));
+      if (o.ok) expect(o.result.plan.selectors).toEqual([]);
+    }), { numRuns: 200 });
+    const o = computeLivePlan(base('{"nftables": [{"rule": 5}]}', fixtureText("ruleset", "a.json")));
+    expect(o).toEqual({ ok: false, error: "ruleset: item 0 (rule) is not an object" });
+  });
+});
