@@ -1,5 +1,6 @@
 /** `natnow plan`: the reset plan for a config change, for humans or as JSON. */
 
+import { EXIT_INVALID } from "../daemon/run.ts";
 import type { Host } from "../host/host.ts";
 import { computePlan, type PlanInput, type PlanResult } from "../plan/compute.ts";
 import { describeSelector } from "../plan/selector.ts";
@@ -11,8 +12,6 @@ import { err, out } from "./output.ts";
 export const PLAN_USAGE =
   "natnow plan --config NEW [--previous OLD] [--fw4-state F] [--interfaces F] [--policy F] [--boot] [--json]";
 
-/** Exit status for invalid input. */
-export const EXIT_INVALID = 2;
 
 /** The options `plan` (and `apply`) read their inputs from. */
 export const PLAN_OPTIONS = {
@@ -25,21 +24,22 @@ export const PLAN_OPTIONS = {
   "--json": { value: false },
 } as const;
 
+/** Why the plan inputs could not be read: a usage error, or a file that cannot be read. */
+export interface InputProblem {
+  kind: "usage" | "unreadable";
+  message: string;
+}
+
 /** Reads the plan inputs named by the options; a missing file is an error with its name. */
-export function readPlanInput(host: Host, options: Record<string, string | true>): PlanInput | string {
+export function readPlanInput(host: Host, options: Record<string, string | true>): PlanInput | InputProblem {
   const path = (k: string) => (typeof options[k] === "string" ? (options[k] as string) : null);
-  const read = (k: string): Uint8Array | null | string => {
-    const p = path(k);
-    if (p === null) return null;
-    const b = host.readFile(p);
-    return b === null ? `${k.slice(2)}: cannot read '${p}'` : b;
-  };
-  if (path("--config") === null) return "--config NEW is required";
+  if (path("--config") === null) return { kind: "usage", message: "--config NEW is required" };
   const parts: Record<string, Uint8Array | null> = {};
   for (const k of ["--config", "--previous", "--fw4-state", "--interfaces", "--policy"]) {
-    const v = read(k);
-    if (typeof v === "string") return v;
-    parts[k] = v;
+    const p = path(k);
+    const b = p === null ? null : host.readFile(p);
+    if (p !== null && b === null) return { kind: "unreadable", message: `${k.slice(2)}: cannot read '${p}'` };
+    parts[k] = b;
   }
   const text = (b: Uint8Array | null) => (b === null ? null : utf8Decode(b));
   return {
@@ -99,9 +99,9 @@ export function planCommand(host: Host, argv: string[]): number {
   const { options, positional } = parseArgs(argv, PLAN_OPTIONS);
   if (positional.length) throw new UsageError(`unexpected argument '${positional[0]}'`);
   const input = readPlanInput(host, options);
-  if (typeof input === "string") {
-    if (input.endsWith("is required")) throw new UsageError(input);
-    err(host, `natnow: ${input}\n`);
+  if ("kind" in input) {
+    if (input.kind === "usage") throw new UsageError(input.message);
+    err(host, `natnow: ${input.message}\n`);
     return EXIT_INVALID;
   }
   const outcome = computePlan(input);

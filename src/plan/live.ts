@@ -108,7 +108,12 @@ export function computeLivePlan(input: LiveInput): LiveOutcome {
     if (input.pending && uciModel) {
       // the change a reload would make: fw4's part replaced by the model, the rest as it runs
       before = live;
-      after = { ...uciModel, sections: [...uciModel.sections, ...live.sections.filter((s) => s.kind === "rule")] };
+      const own = new Set(uciModel.zones.map((z) => z.name));
+      after = {
+        ...uciModel,
+        zones: [...uciModel.zones, ...live.zones.filter((z) => !own.has(z.name))],
+        sections: [...uciModel.sections, ...live.sections.filter((s) => s.kind === "rule")],
+      };
       changes = diff(before, after);
     } else if (input.previous !== null && !input.boot) {
       before = readModel(input.previous, "previous ruleset", topo);

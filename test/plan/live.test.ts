@@ -87,3 +87,18 @@ describe("computeLivePlan", () => {
     expect(o).toEqual({ ok: false, error: "ruleset: item 0 (rule) is not an object" });
   });
 });
+
+describe("computeLivePlan, pending", () => {
+  it("previews what a reload of the UCI config would reset, against the live rules", () => {
+    const o = computeLivePlan({ ...base(fixtureText("ruleset", "b.json"), null), config: utf8Encode(fixtureText("fw4-examples", "c", "firewall")), pending: true });
+    expect(o.ok).toBe(true);
+    if (!o.ok) return;
+    expect(o.result.plan.changes.map((c) => [c.change.text, c.status, c.selectors.length])).toEqual([["redirect 'web' added", "planned", 6]]);
+    expect(o.extra?.drift).toEqual(["redirect 'web' added"]);
+  });
+  it("keeps rules from outside fw4 out of the preview", () => {
+    const both2 = JSON.stringify(both());
+    const o = computeLivePlan({ ...base(both2, null), config: utf8Encode(fixtureText("fw4-examples", "c", "firewall")), pending: true });
+    expect(o.ok && o.result.plan.changes).toEqual([]);
+  });
+});
