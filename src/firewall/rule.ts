@@ -5,21 +5,8 @@
  * modelled from UCI are one rule).
  */
 
-import type { AddrMatch, PortMatch } from "../net/match.ts";
+import { type AddrMatch, addrMatchText as addrs, type PortMatch, portMatchText as ports, portRangeText } from "../net/match.ts";
 import type { NatRule, ZoneModel } from "./types.ts";
-
-function host(p: string): string {
-  return p.endsWith("/32") || p.endsWith("/128") ? p.slice(0, p.lastIndexOf("/")) : p;
-}
-
-function addrs(m: AddrMatch): string {
-  return [...m.pos.map(host), ...m.neg.map((p) => "!" + host(p))].join(",");
-}
-
-function ports(m: PortMatch): string {
-  const one = (r: { min: number; max: number }) => (r.min === r.max ? `${r.min}` : `${r.min}-${r.max}`);
-  return [...m.pos.map(one), ...m.neg.map((r) => "!" + one(r))].join(",");
-}
 
 /** A rule in words: `dstnat ipv4 udp from wan dport 5060 dnat 198.18.1.20:5060`. */
 export function describeRule(r: NatRule): string {
@@ -36,8 +23,7 @@ export function describeRule(r: NatRule): string {
   field("dport", ports(r.dport));
   let to = r.toAddr ?? "";
   if (r.toPort) {
-    const p = r.toPort.min === r.toPort.max ? `${r.toPort.min}` : `${r.toPort.min}-${r.toPort.max}`;
-    to = `${to.indexOf(":") >= 0 ? `[${to}]` : to}:${p}`;
+    to = `${to.indexOf(":") >= 0 ? `[${to}]` : to}:${portRangeText(r.toPort)}`;
   }
   parts.push(to ? `${r.action} ${to}` : r.action);
   if (r.unbounded) parts.push(`(${r.unbounded})`);

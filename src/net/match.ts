@@ -62,3 +62,23 @@ export function intersectPorts(a: PortMatch, b: PortMatch): PortMatch | null {
   const live = pos.filter((r) => !neg.some((n) => n.min <= r.min && n.max >= r.max));
   return live.length ? { pos: live, neg } : null;
 }
+
+/** A prefix in words: a host prefix without its length. */
+function hostText(p: string): string {
+  return p.endsWith("/32") || p.endsWith("/128") ? p.slice(0, p.lastIndexOf("/")) : p;
+}
+
+/** An address match in words: `198.18.1.0/24,!198.18.1.1` ("" for any). */
+export function addrMatchText(m: AddrMatch): string {
+  return [...m.pos.map(hostText), ...m.neg.map((p) => "!" + hostText(p))].join(",");
+}
+
+/** A port range in words: `5060` or `5000-5100`. */
+export function portRangeText(r: PortRange): string {
+  return r.min === r.max ? `${r.min}` : `${r.min}-${r.max}`;
+}
+
+/** A port match in words: `5060,!5061` ("" for any). */
+export function portMatchText(m: PortMatch): string {
+  return [...m.pos.map(portRangeText), ...m.neg.map((r) => "!" + portRangeText(r))].join(",");
+}

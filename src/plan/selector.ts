@@ -1,6 +1,6 @@
 /** Selectors: sets of conntrack entries named by the fields the kernel keeps (DESIGN §6). */
 
-import type { AddrMatch, PortMatch } from "../net/match.ts";
+import { type AddrMatch, addrMatchText, type PortMatch, portMatchText } from "../net/match.ts";
 
 /** What to do with the selected flows. */
 export type Action = "renew" | "revoke";
@@ -65,16 +65,6 @@ export function protoName(n: number): string {
   return String(n);
 }
 
-function addrText(m: AddrMatch): string {
-  const host = (p: string) => (p.endsWith("/32") || p.endsWith("/128") ? p.slice(0, p.lastIndexOf("/")) : p);
-  const parts = [...m.pos.map(host), ...m.neg.map((p) => "!" + host(p))];
-  return parts.join(",");
-}
-
-function portText(m: PortMatch): string {
-  const r = (x: { min: number; max: number }) => (x.min === x.max ? `${x.min}` : `${x.min}-${x.max}`);
-  return [...m.pos.map(r), ...m.neg.map((x) => "!" + r(x))].join(",");
-}
 
 /** One line of text for the conditions of a match. */
 export function describeMatch(s: FlowMatch): string {
@@ -82,14 +72,14 @@ export function describeMatch(s: FlowMatch): string {
   const field = (name: string, text: string) => {
     if (text) parts.push(`${name} ${text}`);
   };
-  field("src", addrText(s.origSrc));
-  field("dst", addrText(s.origDst));
-  field("sport", portText(s.origSport));
-  field("dport", portText(s.origDport));
-  field("reply-src", addrText(s.replySrc));
-  field("reply-dst", addrText(s.replyDst));
-  field("reply-sport", portText(s.replySport));
-  field("reply-dport", portText(s.replyDport));
+  field("src", addrMatchText(s.origSrc));
+  field("dst", addrMatchText(s.origDst));
+  field("sport", portMatchText(s.origSport));
+  field("dport", portMatchText(s.origDport));
+  field("reply-src", addrMatchText(s.replySrc));
+  field("reply-dst", addrMatchText(s.replyDst));
+  field("reply-sport", portMatchText(s.replySport));
+  field("reply-dport", portMatchText(s.replyDport));
   if (s.dnat !== null) parts.push(s.dnat ? "dnat" : "!dnat");
   if (s.snat !== null) parts.push(s.snat ? "snat" : "!snat");
   if (s.replied !== null) parts.push(s.replied ? "replied" : "unreplied");
