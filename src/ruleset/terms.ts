@@ -225,8 +225,15 @@ function addMatch(t: Terms, m: JsonObject, sets: SetLookup): Terms {
     }
     throw new Unbounded(`matches ${what}`);
   }
-  const k = isObject(left) ? Object.keys(left)[0] : JSON.stringify(left);
-  throw new Unbounded(`matches ${k}${isObject(left) && isObject(left[k]) && typeof (left[k] as JsonObject).key === "string" ? ` ${(left[k] as JsonObject).key}` : ""}`);
+  throw new Unbounded(`matches ${describeLeft(left)}`);
+}
+
+/** What a match reads, in words: `ct status`, `fib`, `meta mark`. */
+function describeLeft(left: Json | undefined): string {
+  if (!isObject(left)) return JSON.stringify(left);
+  const k = Object.keys(left)[0];
+  const v = left[k];
+  return isObject(v) && typeof v.key === "string" ? `${k} ${v.key}` : k;
 }
 
 function natAddr(v: Json | undefined, what: string): string | null {

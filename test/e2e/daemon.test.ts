@@ -54,7 +54,8 @@ class Daemon {
   markApplied(): void {
     writeFileSync(join(this.state, "applied.ruleset.json"), this.r.rulesetJson());
   }
-  start(debounce = "0.3"): void {
+  /** A short debounce: the fakes (uci and ubus as scripts) already take ~250 ms of each run. */
+  start(debounce = "0.1"): void {
     this.proc = spawn("ip", ["netns", "exec", this.r.ns("r"), process.execPath, bundle(), "daemon", "--state-dir", this.state,
       "--policy", join(this.uci, "natnow"), "--fw4-state", join(this.uci, "none"), "--debounce", debounce],
     { env: { ...process.env, ...this.env() }, stdio: "ignore", detached: true });
@@ -104,13 +105,15 @@ function withSip2(text: string): string {
 /** Milliseconds from `t` to the first datagram received after it, or null. */
 function firstAfter(got: { t: bigint }[], t: bigint): number | null {
   const f = got.find((x) => x.t > t);
-  return f ? Number((f.t - t) / 1_000_000n) : null;
+  const ms = f ? Number((f.t - t) / 1_000_000n) : null;
+  console.log(`first packet after the change: ${ms} ms`);
+  return ms;
 }
 
 describe.skipIf(!canRunNetns)("natnow daemon on the namespace router (fake ubus and uci)", () => {
   it("fw4 reloads with the SIP forward: the stuck flow reaches the PBX within 1 s", async () => {
     const x = await withDaemon({ l1: "198.18.1.50", l2: "198.18.1.20" }, "a", async (r, d) => {
-      d.start();
+      d.start("0.1");
       const server = r.traffic("l2", ["-b", "5060", "-d", "4.5", "-r", r.path("srv")]);
       const client = r.traffic("l1", ["-b", "4000", "-t", "198.19.100.2", "-p", "5060", "-i", "20", "-d", "4"]);
       await sleep(1000);
@@ -132,7 +135,7 @@ describe.skipIf(!canRunNetns)("natnow daemon on the namespace router (fake ubus 
 
   it("(a) a change committed between a reload and natnow's run is fixed by the next reload", async () => {
     const x = await withDaemon({ l1: "198.18.1.50", l3: "198.18.1.21" }, "b", async (r, d) => {
-      d.start("0.5");
+      d.start("0.1");
       const server = r.traffic("l3", ["-b", "5070", "-d", "6.5", "-r", r.path("srv2")]);
       const client = r.traffic("l1", ["-b", "4001", "-t", "198.19.100.2", "-p", "5070", "-i", "20", "-d", "6"]);
       await sleep(1000);
@@ -158,7 +161,7 @@ describe.skipIf(!canRunNetns)("natnow daemon on the namespace router (fake ubus 
 
   it("(b) a DNAT rule added and deleted with nft outside fw4: its flow is cut within 1 s and held", async () => {
     const x = await withDaemon({ l2: "198.18.1.20" }, "a", async (r, d) => {
-      d.start();
+      d.start("0.1");
       writeFileSync(r.path("upnp.nft"), 'table ip upnp {\n chain pre {\n  type nat hook prerouting priority dstnat - 1; policy accept;\n' +
         '  iifname "eth1" udp dport 6000 dnat to 198.18.1.20:6000 comment "game"\n }\n}\n');
       // a UPnP mapping, as miniupnpd adds it: the DNAT, and the forward it accepts
@@ -186,7 +189,7 @@ describe.skipIf(!canRunNetns)("natnow daemon on the namespace router (fake ubus 
 
   it("(c) a forward from an nft include file: the stuck flow reaches the host within 1 s", async () => {
     const x = await withDaemon({ l1: "198.18.1.50", l2: "198.18.1.20" }, "a", async (r, d) => {
-      d.start();
+      d.start("0.1");
       const dir = r.path("nftables.d");
       mkdirSync(dir);
       writeFileSync(join(dir, "10-voip.nft"), "chain voip_dstnat {\n\ttype nat hook prerouting priority dstnat - 5; policy accept;\n" +
@@ -213,7 +216,7 @@ describe.skipIf(!canRunNetns)("natnow daemon on the namespace router (fake ubus 
     const plain = "table ip nat {\n chain postrouting {\n  type nat hook postrouting priority srcnat; policy accept;\n" +
       '  oifname "eth1" masquerade\n }\n}\n';
     const x = await withDaemon({ l1: "198.18.1.50", l2: "198.18.1.20" }, plain, async (r, d) => {
-      d.start();
+      d.start("0.1");
       const server = r.traffic("l2", ["-b", "5060", "-d", "4", "-r", r.path("srv")]);
       const client = r.traffic("l1", ["-b", "4003", "-t", "198.19.100.2", "-p", "5060", "-i", "20", "-d", "3.5"]);
       await sleep(1000);
@@ -250,7 +253,7 @@ describe.skipIf(!canRunNetns)("natnow daemon on the namespace router (fake ubus 
 
   it("a broken UCI config does not stop it, and status says why the switch is unknown", async () => {
     const x = await withDaemon({ l2: "198.18.1.20" }, "b", async (r, d) => {
-      d.start();
+      d.start("0.1");
       const c = r.traffic("w", ["-b", "4000", "-t", "198.19.100.2", "-p", "5060", "-i", "20", "-d", "3"]);
       const o = r.traffic("l2", ["-b", "5060", "-t", "198.19.100.1", "-p", "4000", "-i", "20", "-d", "2.7", "-r", r.path("old")]);
       await sleep(800);
@@ -271,7 +274,7 @@ describe.skipIf(!canRunNetns)("natnow daemon on the namespace router (fake ubus 
 
   it("keeps running when conntrack goes missing, and recovers when it returns", async () => {
     const x = await withDaemon({ l2: "198.18.1.20" }, "b", async (r, d) => {
-      d.start();
+      d.start("0.1");
       const c = r.traffic("w", ["-b", "4000", "-t", "198.19.100.2", "-p", "5060", "-i", "20", "-d", "4"]);
       await sleep(1200);
       const target = spawnSync("readlink", [join(d.tools, "conntrack")], { encoding: "utf8" }).stdout.trim();
