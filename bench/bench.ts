@@ -12,11 +12,11 @@
  *    `conntrack -F`, with the entries each destroyed.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fixturePath, repoRoot } from "../test/helpers/fixtures.ts";
-import { bundle, config, nowNs, Router, sleep } from "../test/e2e/harness.ts";
+import { bundle, nowNs, Router, sleep } from "../test/e2e/harness.ts";
 
 const SIZES = (process.env.NATNOW_BENCH_SIZES ?? "10000,100000,1000000").split(",").map(Number);
 const AFFECTED = 100;
@@ -72,8 +72,6 @@ class Table {
     sh(["gcc", "-O2", "-Wall", "-Werror", "-o", this.ctfill, join(repoRoot, "bench", "ctfill.c")]);
     sh(["ip", "netns", "add", this.ns]);
     this.in(["nft", "-f", fixturePath("fw4-examples", "a", "ruleset.nft")]);
-    writeFileSync(join(this.dir, "old"), config("b"));
-    writeFileSync(join(this.dir, "new"), config("a"));
   }
   in(argv: string[], input?: string): string {
     return sh(["ip", "netns", "exec", this.ns, ...argv], input);
@@ -123,8 +121,9 @@ async function tables(): Promise<Row[]> {
   const rows: Row[] = [];
   try {
     const methods: [string, string[]][] = [
-      ["natnow apply (conntrack backend)", [process.execPath, bundle(), "apply", "--previous", join(t.dir, "old"),
-        "--config", join(t.dir, "new"), "--interfaces", fixturePath("fw4-examples", "a", "interfaces.json"),
+      // the live ruleset (a) against the one before the change, as nft printed it (b)
+      ["natnow apply (conntrack backend)", [process.execPath, bundle(), "apply", "--previous-ruleset", fixturePath("ruleset", "b.json"),
+        "--interfaces", fixturePath("fw4-examples", "a", "interfaces.json"),
         "--state-dir", join(t.dir, "state"), "--backend", "conntrack"]],
       ["conntrack -D, the equivalent filter", ["conntrack", "-D", "-f", "ipv4", "-p", "17", "-d", "198.19.100.2",
         "--dport", "5060", "-r", "198.18.1.20", "--reply-port-src", "5060"]],
