@@ -54,6 +54,11 @@ function wordDiff(x: string, y: string): string {
   if (i > 0 && ["src", "dst", "sport", "dport", "from", "to"].indexOf(a[i - 1]) >= 0) i--;
   let j = 0;
   while (j < a.length - i && j < b.length - i && a[a.length - 1 - j] === b[b.length - 1 - j]) j++;
+  // a word only added or only removed: show it with its neighbour (`masquerade→ct-!dnat masquerade`)
+  if (i === a.length - j || i === b.length - j) {
+    if (j > 0) j--;
+    else if (i > 0) i--;
+  }
   return `${a.slice(i, a.length - j).join(" ") || "-"}→${b.slice(i, b.length - j).join(" ") || "-"}`;
 }
 

@@ -21,6 +21,7 @@ export function describeRule(r: NatRule): string {
   field("dst", addrs(r.dst));
   field("sport", ports(r.sport));
   field("dport", ports(r.dport));
+  if (r.dnatStatus !== undefined) parts.push(r.dnatStatus ? "ct-dnat" : "ct-!dnat");
   let to = r.toAddr ?? "";
   if (r.toPort) {
     to = `${to.indexOf(":") >= 0 ? `[${to}]` : to}:${portRangeText(r.toPort)}`;
@@ -48,6 +49,6 @@ export function ruleIdentity(r: NatRule, zones: readonly ZoneModel[]): string {
   const zone = r.zone === null ? null : zoneKey(zones.find((z) => z.name === r.zone), r.zone);
   return JSON.stringify([
     r.hook, r.action, r.family, r.proto, zone, sorted(r.src), sorted(r.dst), sortedPorts(r.sport),
-    sortedPorts(r.dport), r.toAddr, r.toPort, r.unbounded, r.opaque ?? null,
+    sortedPorts(r.dport), r.toAddr, r.toPort, r.unbounded, r.opaque ?? null, r.dnatStatus ?? null,
   ]);
 }

@@ -36,6 +36,8 @@ export interface NatRule {
   unbounded: string | null;
   /** An unbounded live rule's expressions, so that a change in what natnow cannot read is still a change. */
   opaque?: string;
+  /** A live srcnat rule's `ct status dnat` (true) or `ct status & dnat == 0` (false). */
+  dnatStatus?: boolean;
 }
 
 /** A zone's NAT-relevant facts. */

@@ -200,12 +200,12 @@ function ports(r: { min: number; max: number } | null): PortMatch {
   return r ? { pos: [r], neg: [] } : ANY_PORT;
 }
 
-/** A rule's match side: the FlowMatch fields a rule decides by. */
-type Match = Pick<FlowMatch, "family" | "proto" | "origSrc" | "origDst" | "origSport" | "origDport" | "replySrc" | "replySport">;
+/** A rule's match side: the FlowMatch fields a rule decides by (`dnat`: a srcnat rule's `ct status dnat`). */
+type Match = Pick<FlowMatch, "family" | "proto" | "origSrc" | "origDst" | "origSport" | "origDport" | "replySrc" | "replySport" | "dnat">;
 
-/** A rule's match side as a FlowMatch (no status condition). */
+/** A rule's match side as a FlowMatch. */
 function asFlowMatch(m: Match): FlowMatch {
-  return { ...m, replyDst: ANY_ADDR, replyDport: ANY_PORT, dnat: null, snat: null, replied: null };
+  return { ...m, replyDst: ANY_ADDR, replyDport: ANY_PORT, snat: null, replied: null };
 }
 
 /** The flows a rule applies to, per family; [] when it applies to none. */
@@ -219,12 +219,15 @@ function ruleMatch(rule: NatRule, scopes: Scopes): Match[] {
   const hasPorts = proto !== null && PORT_PROTOS.indexOf(proto) >= 0;
   const scope = scopes.scope(rule.zone);
   if (scope === null) return [];
+  // in prerouting no flow is DNATed yet: `ct status dnat` matches none there
+  if (rule.hook === "dstnat" && rule.dnatStatus === true) return [];
   const out: Match[] = [];
   for (const family of rule.family === 0 ? [4, 6] as const : [rule.family]) {
     const base = {
       family,
       proto,
       origSport: hasPorts ? rule.sport : ANY_PORT,
+      dnat: rule.hook === "srcnat" ? rule.dnatStatus ?? null : null,
     };
     if (rule.hook === "dstnat") {
       out.push({

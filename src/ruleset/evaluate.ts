@@ -23,6 +23,8 @@ export interface Packet {
   dport: number | null;
   /** The input device (prerouting, postrouting for forwarded packets). */
   iif: string;
+  /** The flow was DNATed already (postrouting after a DNAT; `ct status dnat`). */
+  dnatDone?: boolean;
 }
 
 /** Where the router sends an address: a device, or `local` (delivered to the router itself). */
@@ -58,6 +60,7 @@ export function termsMatch(t: Terms, p: Packet, oif: string): boolean {
   if (t.unbounded) throw new EvaluateError(`cannot evaluate a rule that ${t.unbounded}`);
   if (t.never) return false;
   if (t.family && t.family !== p.family) return false;
+  if (t.dnat !== null && t.dnat !== (p.dnatDone === true)) return false;
   if (t.protos !== null && t.protos.indexOf(p.proto) < 0) return false;
   if (t.protoNeg.indexOf(p.proto) >= 0) return false;
   if (!devices(t.iif, p.iif) || !devices(t.oif, oif)) return false;
@@ -116,7 +119,7 @@ export function evaluate(rs: NftRuleset, p: Packet, route: Route, ownAddress: De
   const pre = runHook(index, "prerouting", p, "");
   if (pre.dropped) return { dnat: null, snat: null, dropped: true };
   const dnat = pre.nat ? bind(pre.nat, p, () => ownAddress(p.iif, p.family), "dst") : null;
-  const after: Packet = dnat ? { ...p, dst: dnat.addr, dport: dnat.port ? dnat.port.min : p.dport } : p;
+  const after: Packet = dnat ? { ...p, dst: dnat.addr, dport: dnat.port ? dnat.port.min : p.dport, dnatDone: true } : p;
   const oif = route(after.dst);
   if (oif === "local") return { dnat, snat: null, dropped: false };
   const post = runHook(index, "postrouting", after, oif);

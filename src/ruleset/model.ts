@@ -107,6 +107,7 @@ function natRules(r: LiveRule, zones: Zones, label: string): NatRule[] {
       unbounded,
       // what natnow cannot read still tells one rule from another
       ...(unbounded ? { opaque: r.raw } : {}),
+      ...(t.dnat !== null ? { dnatStatus: t.dnat } : {}),
     };
   });
 }

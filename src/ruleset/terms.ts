@@ -34,6 +34,8 @@ export interface Terms {
   dport: PortMatch;
   /** `th` ports were matched: only protocols with ports can match. */
   ports: boolean;
+  /** `ct status dnat` (true) or `ct status & dnat == 0` (false): the flow was (not) DNATed before; null = either. */
+  dnat: boolean | null;
   /** The matches contradict each other: no packet matches. */
   never: boolean;
   /** Why conntrack fields cannot describe the matched flows, if so. */
@@ -68,7 +70,7 @@ export function anyTerms(family: 0 | 4 | 6 = 0): Terms {
   return {
     family, protos: null, protoNeg: [], iif: { pos: null, neg: [] }, oif: { pos: null, neg: [] },
     src: { pos: [], neg: [] }, dst: { pos: [], neg: [] }, sport: { pos: [], neg: [] }, dport: { pos: [], neg: [] },
-    ports: false, never: false, unbounded: null,
+    ports: false, dnat: null, never: false, unbounded: null,
   };
 }
 
@@ -84,7 +86,9 @@ export function combineTerms(a: Terms, b: Terms): Terms {
   const out: Terms = { ...anyTerms(), unbounded: a.unbounded ?? b.unbounded, ports: a.ports || b.ports };
   if (a.never || b.never) return { ...out, never: true };
   if (a.family && b.family && a.family !== b.family) return { ...out, never: true };
+  if (a.dnat !== null && b.dnat !== null && a.dnat !== b.dnat) return { ...out, never: true };
   out.family = a.family || b.family;
+  out.dnat = a.dnat ?? b.dnat;
   out.protos = a.protos === null ? b.protos : b.protos === null ? a.protos : a.protos.filter((p) => b.protos?.indexOf(p) !== -1);
   out.protoNeg = [...new Set([...a.protoNeg, ...b.protoNeg])];
   if (out.protos !== null) {
@@ -167,8 +171,12 @@ function addMatch(t: Terms, m: JsonObject, sets: SetLookup): Terms {
   const left = m.left;
   const right = m.right as Json;
   const neg = op === "!=";
-  if (op !== "==" && op !== "!=" && op !== "in") throw new Unbounded(`uses the operator '${String(op)}'`);
   const add = (u: Partial<Terms>) => combineTerms(t, { ...anyTerms(), ...u });
+  if (isObject(left) && isObject(left.ct) && left.ct.key === "status" && right === "dnat" && (op === "in" || op === "!")) {
+    // a flag test (nft's `ct status dnat`, `ct status & dnat == 0`); `==`/`!=` compare the whole status
+    return add({ dnat: op === "in" });
+  }
+  if (op !== "==" && op !== "!=" && op !== "in") throw new Unbounded(`uses the operator '${String(op)}'`);
   if (isObject(left) && isObject(left.meta)) {
     const key = left.meta.key;
     const els = () => elements(right, sets, `meta ${String(key)}`);

@@ -3,7 +3,7 @@
  * fw4-shaped `table inet fw4` (dstnat/srcnat jumping to per-zone chains by
  * device, `meta nfproto ipv4` rules with fw4's statements) and a
  * hand-written `table ip hand` (another priority, named sets, ranges,
- * negations, goto/jump with return, th ports). Only IPv4/UDP, which the
+ * negations, goto/jump with return, th ports, `ct status dnat`). Only IPv4/UDP, which the
  * oracle's flows use. Seeded, so a failure can be replayed.
  */
 
@@ -70,7 +70,9 @@ export function randomRuleset(seed: number): string {
     return `${m} ${act}`.trim();
   };
   const srcRule = (inet: boolean, named: boolean): string => {
-    const m = [inet ? "meta nfproto ipv4" : "", addr("saddr", named), addr("daddr", named), port(named, false)].filter(Boolean).join(" ");
+    const k0 = r();
+    const ct = k0 < 0.15 ? "ct status dnat" : k0 < 0.25 ? "ct status & dnat == 0" : "";
+    const m = [inet ? "meta nfproto ipv4" : "", ct, addr("saddr", named), addr("daddr", named), port(named, false)].filter(Boolean).join(" ");
     const k = r();
     const fam = inet ? " ip" : "";
     const act = k < 0.45 ? "masquerade" : k < 0.8 ? `snat${fam} to ${pick(["198.19.100.2", "198.19.100.9", "198.18.1.1"])}` : "accept";

@@ -102,3 +102,24 @@ describe("computeLivePlan, pending", () => {
     expect(o.ok && o.result.plan.changes).toEqual([]);
   });
 });
+
+describe("computeLivePlan, ct status dnat", () => {
+  it("masquerading narrowed to flows not DNATed revokes only the DNATed ones", () => {
+    const a = fixtureText("ruleset", "a.json");
+    const masq = '{"match": {"op": "==", "left": {"meta": {"key": "nfproto"}}, "right": "ipv4"}}, {"masquerade": null}';
+    expect(a.includes(masq)).toBe(true);
+    const narrowed = a.replace(masq, '{"match": {"op": "==", "left": {"meta": {"key": "nfproto"}}, "right": "ipv4"}}, ' +
+      '{"match": {"op": "!", "left": {"ct": {"key": "status"}}, "right": "dnat"}}, {"masquerade": null}');
+    const o = computeLivePlan(base(narrowed, a));
+    expect(o.ok).toBe(true);
+    if (!o.ok) return;
+    const [c] = o.result.plan.changes;
+    expect(c.change.text).toBe("zone 'wan' changed: masquerade→ct-!dnat masquerade");
+    // the old rule's flows, except those the new one masquerades alike; (and, under `established '1'`, the new rule's replied flows)
+    expect(c.selectors.map((s) => [s.action, s.snat, s.dnat, s.replied, s.keep.map((k) => k.dnat)])).toEqual([
+      ["revoke", true, null, null, [false]],
+      ["renew", null, false, false, []],
+      ["revoke", null, false, true, []],
+    ]);
+  });
+});
