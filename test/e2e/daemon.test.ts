@@ -33,7 +33,7 @@ class Daemon {
     for (const d of [join(this.bus, "call"), this.uci, this.state, this.tools]) mkdirSync(d, { recursive: true });
     copyFileSync(fixturePath("fw4-examples", "a", "interfaces.json"), join(this.bus, "call", "network.interface.dump"));
     // the router's own tools, in a directory a test can take conntrack out of
-    const own = ["conntrack", "nft", "ip", "python3", "sh", "node", "sed", "head", "printf", "dirname"];
+    const own = ["conntrack", "nft", "ip", "python3", "sh", "node", "sed", "head", "printf", "dirname", "cksum", "cat", "mv", "rm"];
     // the system's own binaries (a version manager's shim would need a shell and a PATH of its own)
     const where = (t: string) => ["/usr/sbin", "/usr/bin", "/sbin", "/bin"].map((d) => join(d, t)).find((p) => existsSync(p)) ??
       spawnSync("sh", ["-c", `command -v ${t}`], { encoding: "utf8" }).stdout.trim();
