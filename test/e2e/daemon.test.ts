@@ -49,6 +49,8 @@ class Daemon {
   }
   setConfig(text: string): void {
     writeFileSync(join(this.uci, "firewall"), text);
+    // the fake keeps its export per content: make it now, so a run's time is natnow's, not node starting
+    spawnSync(join(FAKES, "uci"), ["-q", "export", "firewall"], { env: { ...process.env, ...this.env(), PATH: process.env.PATH ?? "" } });
   }
   /** What natnow applied last: the ruleset live now (so the start is no boot run). */
   markApplied(): void {
@@ -102,6 +104,9 @@ function withSip2(text: string): string {
     `counter dnat 198.18.1.20:5060 comment "!fw4: SIP"\n\t\tmeta nfproto ipv4 udp dport 5070 counter dnat 198.18.1.21:5070 comment "!fw4: SIP2"`);
 }
 
+/** The newest run that changed something (a reload and the ruleset's own events may make two runs, the later one empty). */
+const acted = <T extends { changes: string[] }>(runs: T[]): T | undefined => runs.find((r) => r.changes.length);
+
 /** Milliseconds from `t` to the first datagram received after it, or null. */
 function firstAfter(got: { t: bigint }[], t: bigint): number | null {
   const f = got.find((x) => x.t > t);
@@ -128,8 +133,8 @@ describe.skipIf(!canRunNetns)("natnow daemon on the namespace router (fake ubus 
     expect([x.sent, x.stuck]).toEqual([0, 0]);
     expect(x.first).not.toBeNull();
     expect(x.first as number).toBeLessThan(1000);
-    expect(x.runs[0]).toMatchObject({ ok: true, changes: ["redirect 'SIP' added"] });
-    expect(x.runs[0].trigger).toMatch(/fw4 reload|ruleset changed/);
+    expect(acted(x.runs)).toMatchObject({ ok: true, changes: ["redirect 'SIP' added"] });
+    expect(acted(x.runs)?.trigger).toMatch(/fw4 reload|ruleset changed/);
     expect(x.log).toMatch(/-t natnow .*: 1 change\(s\) \(redirect 'SIP' added\), renewed 1, revoked 0, backend conntrack, \d+ ms/);
   }, 30_000);
 
@@ -156,7 +161,7 @@ describe.skipIf(!canRunNetns)("natnow daemon on the namespace router (fake ubus 
     expect(x.stuck).toBe(0);
     expect(x.first).not.toBeNull();
     expect(x.first as number).toBeLessThan(1000);
-    expect(x.runs[0]).toMatchObject({ ok: true, changes: ["redirect 'SIP2' added"] });
+    expect(acted(x.runs)).toMatchObject({ ok: true, changes: ["redirect 'SIP2' added"] });
   }, 30_000);
 
   it("(b) a DNAT rule added and deleted with nft outside fw4: its flow is cut within 1 s and held", async () => {
@@ -184,7 +189,7 @@ describe.skipIf(!canRunNetns)("natnow daemon on the namespace router (fake ubus 
     });
     expect(x.before).toBeGreaterThan(20);
     expect(x.late).toBe(0);
-    expect(x.runs[0]).toMatchObject({ ok: true, changes: [`rule 'ip upnp pre "game"' removed`] });
+    expect(acted(x.runs)).toMatchObject({ ok: true, changes: [`rule 'ip upnp pre "game"' removed`] });
   }, 30_000);
 
   it("(c) a forward from an nft include file: the stuck flow reaches the host within 1 s", async () => {
@@ -208,8 +213,8 @@ describe.skipIf(!canRunNetns)("natnow daemon on the namespace router (fake ubus 
     expect(x.stuck).toBe(0);
     expect(x.first).not.toBeNull();
     expect(x.first as number).toBeLessThan(1000);
-    expect(x.runs[0]).toMatchObject({ ok: true });
-    expect(x.runs[0].changes).toEqual([expect.stringMatching(/^rule 'inet fw4 voip_dstnat handle \d+' added$/)]);
+    expect(acted(x.runs)).toMatchObject({ ok: true });
+    expect(acted(x.runs)?.changes).toEqual([expect.stringMatching(/^rule 'inet fw4 voip_dstnat handle \d+' added$/)]);
   }, 30_000);
 
   it("(d) a plain Linux router (no fw4, ubus or uci), hand-written nft: a DNAT added fixes the stuck flow", async () => {
@@ -231,7 +236,7 @@ describe.skipIf(!canRunNetns)("natnow daemon on the namespace router (fake ubus 
     expect(x.stuck).toBe(0);
     expect(x.first).not.toBeNull();
     expect(x.first as number).toBeLessThan(1000);
-    expect(x.runs[0]).toMatchObject({ ok: true, changes: [`rule 'ip nat prerouting "pbx"' added`] });
+    expect(acted(x.runs)).toMatchObject({ ok: true, changes: [`rule 'ip nat prerouting "pbx"' added`] });
     expect(x.log).toMatch(/ubus is not installed; not listening to ubus listen/);
   }, 30_000);
 
@@ -268,7 +273,7 @@ describe.skipIf(!canRunNetns)("natnow daemon on the namespace router (fake ubus 
       return { late, runs: d.runs(), status: status.stdout };
     });
     expect(x.late).toBe(0);
-    expect(x.runs[0]).toMatchObject({ ok: true, changes: ["redirect 'SIP' removed"] });
+    expect(acted(x.runs)).toMatchObject({ ok: true, changes: ["redirect 'SIP' removed"] });
     expect(x.status).toMatch(/^switch: unknown \(uci -q export firewall failed \(status 1\): uci: Parse error \(invalid command\) at line 5, byte 1\)\n/);
   }, 30_000);
 

@@ -53,7 +53,9 @@ async function tcpRepoint(withNatnow: boolean) {
     const server = r.spawnIn("l11", ["python3", TCP, "serve", "80", "6"]);
     await sleep(300);
     const client = r.spawnIn("w", ["python3", TCP, "connect", "198.19.100.2", "8080", "40000", "5"]);
-    await sleep(500); // the first SYN went to 198.18.1.10, which is down
+    // the first SYN went to 198.18.1.10, which is down (python may take a while to start on a busy machine)
+    if (!(await r.waitForEntry((f) => f.orig.sport === 40000))) throw new Error("the client's first SYN never came");
+    await sleep(200);
     r.loadText(swap(ruleset("c"), "198.18.1.10", "198.18.1.11"));
     const run = withNatnow ? r.apply() : null;
     const c = await client;

@@ -181,6 +181,16 @@ export class Router {
     return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
   }
 
+  /** Waits until an entry the predicate picks is in the table (at most `ms`); whether it came. */
+  async waitForEntry(pick: (f: Flow) => boolean, ms = 5000): Promise<boolean> {
+    const until = Date.now() + ms;
+    while (Date.now() < until) {
+      if (this.table().some(pick)) return true;
+      await sleep(50);
+    }
+    return false;
+  }
+
   /** The router's conntrack table, both families. */
   table(): Flow[] {
     return [4, 6].flatMap((f) =>
