@@ -19,10 +19,18 @@ export function rng(seed: number): () => number {
   };
 }
 
-/** The oracle router's LAN hosts, WAN host addresses and the router's own. */
+/** The oracle router's LAN hosts (IPv4; each has 2001:db8:1::N as well). */
 export const LAN_HOSTS = { l1: "198.18.1.50", l2: "198.18.1.20", l3: "198.18.1.30" } as const;
+/** The WAN host's addresses, IPv4 and IPv6. */
 export const WAN_ADDRS = ["198.19.100.1", "198.19.100.5", "198.19.60.7"] as const;
+export const WAN_ADDRS6 = ["2001:db8:100::1", "2001:db8:100::5", "2001:db8:60::7"] as const;
+/** Ports the flows go to. */
 export const PORTS = [53, 80, 5060, 5061, 6000, 8080, 9999] as const;
+
+const PREFIXES6 = [
+  "2001:db8:1::/64", "2001:db8:1::50", "2001:db8:1::20", "2001:db8:1::10/124", "2001:db8:100::/64", "2001:db8:100::1",
+  "2001:db8::/32", "2001:db8:60::/48", "2001:db8:100::2", "2001:db8:1::1",
+];
 
 const PREFIXES = [
   "198.18.1.0/24", "198.18.1.16/28", "198.18.1.48/29", "198.18.1.50", "198.18.1.20", "198.19.100.0/24", "198.19.100.1",
@@ -97,5 +105,35 @@ export function randomRuleset(seed: number): string {
     (sub ? `\t\tiifname "${pick(["br-lan", "eth1"])}" ${pick(["jump", "goto"])} sub\n` : "") + rules(n(), () => dstRule(false, true)) + "\t}\n";
   t += `\tchain sub {\n${chance(0.6) ? `\t\t${addr("saddr", true) || "ip saddr 198.18.1.16/28"} return\n` : ""}${rules(1 + n(), () => dstRule(false, true))}\t}\n`;
   t += `\tchain post {\n\t\ttype nat hook postrouting priority ${pick(["srcnat - 5", "srcnat + 5"])}; policy accept;\n${rules(n(), () => srcRule(false, true))}\t}\n}\n`;
+  // IPv6: its own table, fw4-style statements
+  const a6 = (dir: "saddr" | "daddr") => {
+    const k = r();
+    if (k < 0.3) return `ip6 ${dir} ${pick(PREFIXES6)}`;
+    if (k < 0.45) return `ip6 ${dir} != ${pick(PREFIXES6)}`;
+    if (k < 0.55) return `ip6 ${dir} { ${pick(PREFIXES6)}, ${pick(PREFIXES6)} }`;
+    return "";
+  };
+  const host6 = () => `2001:db8:1::${pick(Object.values(LAN_HOSTS)).split(".")[3]}`;
+  const dst6 = () => {
+    const ports = port(false, false);
+    const m = [a6("saddr"), a6("daddr"), ports || (chance(0.5) ? "meta l4proto udp" : "")].filter(Boolean).join(" ");
+    const hasL4 = m.indexOf("udp") >= 0;
+    const k = r();
+    const act = k < 0.65 ? (hasL4 && chance(0.4) ? `dnat to [${host6()}]:${pick(PORTS)}` : `dnat to ${host6()}`)
+      : k < 0.8 ? (hasL4 ? `redirect to :${pick(PORTS)}` : "redirect") : "accept";
+    return `${m} ${act}`.trim();
+  };
+  const src6 = () => {
+    const k0 = r();
+    const ct = k0 < 0.15 ? "ct status dnat" : "";
+    const m = [ct, a6("saddr"), a6("daddr"), port(false, false)].filter(Boolean).join(" ");
+    const k = r();
+    const act = k < 0.5 ? "masquerade" : k < 0.8 ? `snat to ${pick(["2001:db8:100::2", "2001:db8:100::9", "2001:db8:1::1"])}` : "accept";
+    return `${m} ${act}`.trim();
+  };
+  t += "table ip6 hand6 {\n";
+  t += `\tchain pre {\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n${rules(1 + n(), dst6)}\t}\n`;
+  t += `\tchain post {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n` +
+    `${rules(n(), src6)}${chance(0.6) ? '\t\toifname "eth1" masquerade\n' : ""}\t}\n}\n`;
   return t;
 }
