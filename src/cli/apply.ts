@@ -47,7 +47,7 @@ export function applyCommand(host: Host, argv: string[]): number {
   // every named file must be there: a typo is not "no such input"
   for (const k of ["--ruleset", "--previous-ruleset", "--config", "--fw4-state", "--interfaces", "--policy"]) {
     const p = str(k);
-    if (p !== null && host.readFile(p) === null) {
+    if (p !== null && !host.exists(p)) {
       err(host, `natnow: ${k.slice(2)}: cannot read '${p}'\n`);
       return EXIT_INVALID;
     }
@@ -58,7 +58,7 @@ export function applyCommand(host: Host, argv: string[]): number {
       rulesetFile: str("--ruleset"), fw4StatePath: str("--fw4-state") ?? "", interfacesFile: str("--interfaces"),
       policyPath: str("--policy") ?? "", configFile: str("--config"), router: false,
     }),
-    previous: prevPath === null ? undefined : utf8Decode(host.readFile(prevPath) as Uint8Array),
+    previous: prevPath === null ? undefined : utf8Decode(host.readFile(prevPath) ?? new Uint8Array()),
     boot: options["--boot"] === true,
     backend: choiceOpt as BackendChoice | undefined,
     dryRun,
