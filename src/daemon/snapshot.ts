@@ -49,17 +49,17 @@ const FALSE_WORDS = ["0", "no", "off", "false", "disabled"];
  * The switch, the include section 'natnow' of the firewall config: true
  * (on), false (`enabled` set to one of fw4's false words), or null with why.
  */
-export function switchState(config: Uint8Array): { on: boolean | null; why: string } {
+export function switchState(config: Uint8Array): { on: boolean | null; why: string; parses: boolean } {
   let pkg;
   try {
     pkg = parseUci(config, "firewall");
   } catch (e) {
-    return { on: null, why: `the firewall config does not parse: ${(e as Error).message}` };
+    return { on: null, why: `the firewall config does not parse: ${(e as Error).message}`, parses: false };
   }
   const s = pkg.sections.find((x) => x.name === "natnow" && x.type === "include");
-  if (!s) return { on: null, why: "no include section 'natnow' in /etc/config/firewall" };
+  if (!s) return { on: null, why: "no include section 'natnow' in /etc/config/firewall", parses: true };
   const e = s.options.find((o) => o.name === "enabled");
-  return { on: !(e !== undefined && typeof e.value === "string" && FALSE_WORDS.indexOf(e.value) >= 0), why: "" };
+  return { on: !(e !== undefined && typeof e.value === "string" && FALSE_WORDS.indexOf(e.value) >= 0), why: "", parses: true };
 }
 
 /** Takes the snapshot. */
@@ -108,6 +108,8 @@ export function takeSnapshot(host: Host, src: SnapshotSources): Snapshot {
     const s = switchState(config);
     switchOn = s.on;
     switchWhy = s.why;
+    // a config that does not parse only loses the drift check and zone names
+    if (!s.parses) config = null;
   }
   return {
     input: {
@@ -116,8 +118,7 @@ export function takeSnapshot(host: Host, src: SnapshotSources): Snapshot {
       interfaces,
       kernel,
       policy: file(src.policyPath),
-      // a config that does not parse only loses the drift check and zone names
-      config: config !== null && switchWhy.startsWith("the firewall config does not parse") ? null : config,
+      config,
     },
     error,
     switchOn,
