@@ -100,7 +100,7 @@ export function computeLivePlan(input: LiveInput): LiveOutcome {
       throw e;
     }
     const applied = formatNftJson(rs);
-    const live = readModel(applied, "ruleset", topo);
+    const live = rulesetModel(liveRules(rs), topo);
     const drift = uciModel ? diff(fw4Part(live), uciModel).map((c) => c.text) : [];
     let before: NatModel;
     let after: NatModel;
