@@ -77,16 +77,11 @@ class Zones {
 function natRules(r: LiveRule, zones: Zones, label: string): NatRule[] {
   const t = r.terms;
   let unbounded = t.unbounded;
-  let zone: string | null = null;
   if (r.nftHook === "output") unbounded ??= "applies to the router's own traffic (nat output)";
   if (r.nftHook === "input") unbounded ??= "applies to traffic to the router itself (nat input)";
   if (r.hook === "dstnat" && (t.oif.pos !== null || t.oif.neg.length)) unbounded ??= "matches an output device before routing";
   if (r.hook === "srcnat" && (t.iif.pos !== null || t.iif.neg.length)) unbounded ??= "matches the input device in srcnat";
-  try {
-    zone = zones.zoneFor(r.hook === "dstnat" ? "iifname" : "oifname", r.hook === "dstnat" ? t.iif : t.oif);
-  } catch (e) {
-    unbounded ??= (e as Error).message;
-  }
+  const zone = zones.zoneFor(r.hook === "dstnat" ? "iifname" : "oifname", r.hook === "dstnat" ? t.iif : t.oif);
   const action: NatAction = r.nat === null ? "accept" : r.nat.action;
   const protos = t.protos === null ? [null] : t.protos;
   return protos.map((p) => {
@@ -106,7 +101,7 @@ function natRules(r: LiveRule, zones: Zones, label: string): NatRule[] {
       toPort: r.nat?.toPort ?? null,
       unbounded,
       // what natnow cannot read still tells one rule from another
-      ...(unbounded ? { opaque: r.raw } : {}),
+      ...(unbounded ? { opaque: JSON.stringify(r.expr) } : {}),
       ...(t.dnat !== null ? { dnatStatus: t.dnat } : {}),
     };
   });

@@ -5,7 +5,7 @@
  * `iifname "eth1"` belongs to every rule of `dstnat_wan`).
  */
 
-import { chainKey, NAT_HOOKS, natBaseChains, type NftChain, type NftRule, type NftRuleset, type NftSet } from "./nft.ts";
+import { chainKey, type Json, NAT_HOOKS, natBaseChains, type NftChain, type NftRule, type NftRuleset, type NftSet } from "./nft.ts";
 import { combineTerms, type NatStatement, ruleTerms, type RuleTerms, type Terms, anyTerms } from "./terms.ts";
 
 /** One rule that decides a flow's NAT (or exempts it), with its path's conditions. */
@@ -23,7 +23,7 @@ export interface LiveRule {
   /** The NAT statement, or null for an exemption (`accept`, or a `return` that ends the base chain). */
   nat: NatStatement | null;
   /** The rule's expressions as nft printed them (what identifies a rule natnow cannot read whole). */
-  raw: string;
+  expr: readonly Json[];
 }
 
 /** jump/goto depth the kernel allows (NFT_JUMP_STACK_SIZE). */
@@ -91,7 +91,7 @@ export function liveRules(rs: NftRuleset): LiveRule[] {
           out.push({
             hook, nftHook: base.hook as string, family: r.family, table: r.table, chain: r.chain, handle: r.handle,
             comment: r.comment, terms: extra && !terms.unbounded ? { ...terms, unbounded: extra } : terms, nat,
-            raw: JSON.stringify(r.expr),
+            expr: r.expr,
           });
         switch (rt.verdict.kind) {
           case "nat":
