@@ -7,7 +7,8 @@
 import { spawnSync } from "node:child_process";
 import { formatIp } from "../src/net/ip.ts";
 import { fixturePath } from "../test/helpers/fixtures.ts";
-import { bundle, nowNs, Router, sleep } from "../test/e2e/harness.ts";
+import { nowNs, Router, sleep } from "../test/e2e/harness.ts";
+import { natnowArgv } from "../test/helpers/qjs.ts";
 import type { Flow } from "../src/conntrack/flow.ts";
 
 const PHONE = "198.18.1.50";
@@ -70,8 +71,8 @@ async function main(): Promise<number> {
     say("3. natnow compares the NAT rules the kernel runs now with the ones it saw before the reload,");
     say("   and resets only the flows the change concerns:");
     const ifaces = fixturePath("fw4-examples", "a", "interfaces.json");
-    const plan = spawnSync("ip", ["netns", "exec", r.ns("r"), process.execPath, bundle(), "apply", "--dry-run",
-      "--previous-ruleset", r.path("previous.json"), "--interfaces", ifaces, "--state-dir", r.path("dry")], { encoding: "utf8" });
+    const plan = spawnSync("ip", ["netns", "exec", r.ns("r"), ...natnowArgv("apply", "--dry-run",
+      "--previous-ruleset", r.path("previous.json"), "--interfaces", ifaces, "--state-dir", r.path("dry"))], { encoding: "utf8" });
     say("   $ natnow apply --dry-run --previous-ruleset BEFORE.json --interfaces DUMP");
     say(indent(plan.stdout));
     say("   $ natnow apply --previous-ruleset BEFORE.json --interfaces DUMP");

@@ -17,9 +17,12 @@ CACHE=${NATNOW_CACHE:-/var/cache/natnow}
 #                       building natnow.ko, the iptables extension, the VM
 #  shellcheck           the router's shell scripts (init, include, uci-defaults, rpcd)
 #  gettext chromium     luci-app-natnow's translations (msgfmt) and its page in a real browser
+#  xz-utils libnetfilter-conntrack-dev libnfnetlink-dev libmnl-dev pkg-config bison flex
+#                       building qjs and conntrack 1.4.8 from Debian trixie's sources
+BUILD_PACKAGES=(gcc make libc6-dev xz-utils libnetfilter-conntrack-dev libnfnetlink-dev libmnl-dev pkg-config bison flex)
 DEB_PACKAGES=(coreutils nftables conntrack iptables iproute2 iperf3 python3
-  qemu-system-x86 busybox-static cpio kmod gcc make perl libxtables-dev shellcheck gettext chromium)
-[ "$demo" = 1 ] && DEB_PACKAGES=(coreutils nftables conntrack iproute2 python3 gcc libc6-dev)
+  qemu-system-x86 busybox-static cpio kmod perl libxtables-dev shellcheck gettext chromium "${BUILD_PACKAGES[@]}")
+[ "$demo" = 1 ] && DEB_PACKAGES=(coreutils nftables conntrack iproute2 python3 "${BUILD_PACKAGES[@]}")
 
 updated=0
 apt_update() { [ "$updated" = 1 ] || { apt-get update -q; updated=1; }; }
@@ -44,6 +47,48 @@ install_npm() {
     echo "$want" > "$stamp"
   fi
 }
+# The router's own engine and OpenWrt 24.10's conntrack, built from Debian
+# trixie's source packages (neither is in Debian 12): Bellard's QuickJS
+# 2025.04.26 (`qjs`) and conntrack-tools 1.4.8 (`conntrack`). The sources
+# come through a private apt directory with one deb-src line for trixie;
+# the upstream tarballs are checked against these hashes.
+QJS_TAR=quickjs_2025.04.26.orig.tar.xz
+QJS_SHA=ec81da5b3249ed648dbc7df4a1654988910e66a118d9b71cb63534216efcfbbe
+CT_TAR=conntrack-tools_1.4.8.orig.tar.xz
+CT_SHA=067677f4c5f6564819e78ed3a9d4a8980935ea9273f3abb22a420ea30ab5ded6
+TOOLS=$CACHE/tools
+trixie_source() { # PACKAGE TARBALL SHA256: the upstream tarball, in $CACHE/src
+  [ -f "$CACHE/src/$2" ] && return 0
+  local apt="$CACHE/apt" mirror
+  mkdir -p "$apt/lists/partial" "$CACHE/src"
+  mirror=$(sed -n 's/^URIs: *\(http[^ ]*\/debian\)\/* *$/\1/p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -n 1)
+  echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] ${mirror:-http://deb.debian.org/debian} trixie main" \
+    > "$apt/sources.list"
+  local opts=(-o "Dir::Etc::sourcelist=$apt/sources.list" -o Dir::Etc::sourceparts=- -o "Dir::State::Lists=$apt/lists")
+  if [ ! -f "$apt/updated" ]; then
+    apt-get -q "${opts[@]}" update && touch "$apt/updated"
+  fi
+  # only the upstream tarball is needed (the .dsc is not always on the mirror)
+  (cd "$CACHE/src" && apt-get -q "${opts[@]}" source --download-only "$1" >/dev/null 2>&1) || true
+  [ -f "$CACHE/src/$2" ] || { echo "setup: $1: no $2 from Debian trixie"; return 1; }
+  echo "$3  $CACHE/src/$2" | sha256sum -c --quiet || { rm -f "$CACHE/src/$2"; echo "setup: $2: wrong sha256"; return 1; }
+}
+if [ ! -x "$TOOLS/qjs" ]; then
+  trixie_source quickjs "$QJS_TAR" "$QJS_SHA"
+  echo "setup: building qjs from $QJS_TAR"
+  b=$(mktemp -d) && tar -xJf "$CACHE/src/$QJS_TAR" -C "$b" --strip-components=1
+  make -C "$b" -j2 qjs >"$b/build.log" 2>&1 || { tail -n 20 "$b/build.log"; exit 1; }
+  mkdir -p "$TOOLS" && install -m 755 "$b/qjs" "$TOOLS/qjs" && rm -rf "$b"
+fi
+if [ ! -x "$TOOLS/conntrack-1.4.8" ]; then
+  trixie_source conntrack-tools "$CT_TAR" "$CT_SHA"
+  echo "setup: building conntrack 1.4.8 from $CT_TAR"
+  b=$(mktemp -d) && tar -xJf "$CACHE/src/$CT_TAR" -C "$b" --strip-components=1
+  (cd "$b" && ./configure -q --disable-cthelper --disable-cttimeout && make -C extensions -j2 && make -C src -j2 conntrack) \
+    >"$b/build.log" 2>&1 || { tail -n 20 "$b/build.log"; exit 1; }
+  mkdir -p "$TOOLS" && install -m 755 "$b/src/conntrack" "$TOOLS/conntrack-1.4.8" && rm -rf "$b"
+fi
+
 if [ "$demo" = 1 ]; then
   install_npm
   exit 0

@@ -12,6 +12,7 @@ import { copyFileSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSy
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { fixturePath } from "../helpers/fixtures.ts";
+import { natnowArgv } from "../helpers/qjs.ts";
 import { bundle, canRunNetns, config, nowNs, Router, ruleset, sleep, swap } from "./harness.ts";
 
 const FAKES = fixturePath("bin");
@@ -58,8 +59,8 @@ class Daemon {
   }
   /** A short debounce: the fakes (uci and ubus as scripts) already take ~250 ms of each run. */
   start(debounce = "0.1"): void {
-    this.proc = spawn("ip", ["netns", "exec", this.r.ns("r"), process.execPath, bundle(), "daemon", "--state-dir", this.state,
-      "--policy", join(this.uci, "natnow"), "--fw4-state", join(this.uci, "none"), "--debounce", debounce],
+    this.proc = spawn("ip", ["netns", "exec", this.r.ns("r"), ...natnowArgv("daemon", "--state-dir", this.state,
+      "--policy", join(this.uci, "natnow"), "--fw4-state", join(this.uci, "none"), "--debounce", debounce)],
     { env: { ...process.env, ...this.env() }, stdio: "ignore", detached: true });
   }
   /** What fw4's include does: announce the reload. */
@@ -267,7 +268,8 @@ describe.skipIf(!canRunNetns)("natnow daemon on the namespace router (fake ubus 
       r.load("a"); // what fw4 last loaded: SIP removed
       d.announce();
       await sleep(1000);
-      const status = spawnSync(process.execPath, [bundle(), "status", "--state-dir", d.state], { encoding: "utf8", env: { ...process.env, ...d.env() } });
+      const [qjs, ...argv] = natnowArgv("status", "--state-dir", d.state);
+      const status = spawnSync(qjs, [...argv], { encoding: "utf8", env: { ...process.env, ...d.env() } });
       await Promise.all([c, o]);
       const late = r.received("old").filter((p) => p.from === "198.19.100.1" && p.t > tLoad + 1_000_000_000n).length;
       return { late, runs: d.runs(), status: status.stdout };

@@ -15,6 +15,7 @@ import { parseTable } from "../../src/conntrack/parse.ts";
 import type { Flow } from "../../src/conntrack/flow.ts";
 import { formatIp } from "../../src/net/ip.ts";
 import { fixturePath, fixtureText, repoRoot } from "../helpers/fixtures.ts";
+import { natnowArgv } from "../helpers/qjs.ts";
 
 /** Whether this machine can run the namespace tests (root, nft, conntrack, gcc). */
 export const canRunNetns = process.getuid?.() === 0 &&
@@ -169,7 +170,7 @@ export class Router {
   }
 
   /**
-   * Runs `natnow apply` (the bundle, under Node) inside the router with the
+   * Runs `natnow apply` (the bundle in the router's engine, qjs) inside the router with the
    * example router's interface dump: the live ruleset against the one
    * before the last load (what natnow would have applied then).
    */
@@ -177,7 +178,7 @@ export class Router {
     mkdirSync(this.path("state"), { recursive: true });
     const args = ["apply", "--interfaces", fixturePath("fw4-examples", "a", "interfaces.json"), "--state-dir", this.path("state")];
     if (existsSync(this.path("previous.json"))) args.push("--previous-ruleset", this.path("previous.json"));
-    const r = spawnSync("ip", ["netns", "exec", this.ns("r"), process.execPath, bundle(), ...args, ...extra], { encoding: "utf8" });
+    const r = spawnSync("ip", ["netns", "exec", this.ns("r"), ...natnowArgv(...args, ...extra)], { encoding: "utf8" });
     return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
   }
 

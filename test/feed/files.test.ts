@@ -10,15 +10,18 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { fixturePath, repoRoot } from "../helpers/fixtures.ts";
 import { bundle } from "../e2e/harness.ts";
+import { natnowArgv } from "../helpers/qjs.ts";
 
 const FILES = join(repoRoot, "openwrt-feed", "natnow", "files");
 const dir = mkdtempSync(join(tmpdir(), "natnow-files-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** A `natnow` command for the scripts: the bundle under Node, recording each call. */
+/** A `natnow` command for the scripts: the bundle in qjs, as the router's wrapper runs it, recording each call. */
 function natnowBin(): string {
   const p = join(dir, "natnow");
-  writeFileSync(p, `#!/bin/sh\necho "$*" >> "${dir}/calls"\nexec "${process.execPath}" "${bundle()}" "$@" --state-dir "${dir}/state"\n`);
+  bundle();
+  const argv = natnowArgv().map((a) => `"${a}"`).join(" ");
+  writeFileSync(p, `#!/bin/sh\necho "$*" >> "${dir}/calls"\nexec ${argv} "$@" --state-dir "${dir}/state"\n`);
   chmodSync(p, 0o755);
   return p;
 }

@@ -5,7 +5,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createNodeHost } from "../../src/host/node.ts";
 import { contractCases, runContract } from "./contract.ts";
-import { runInQuickJS } from "../helpers/qjs-stdos.ts";
+import { spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { qjsPath } from "../helpers/qjs.ts";
 import { repoRoot } from "../helpers/fixtures.ts";
 
 let nodeResults: Record<string, unknown>;
@@ -33,9 +35,12 @@ beforeAll(async () => {
   });
   process.env.NATNOW_CONTRACT_DIR = d2;
   process.env.NATNOW_FAKE_LOG = join(d2, "syslog");
-  const run = await runInQuickJS(bundle.outputFiles[0].text, ["contract", "--flag"], { timeoutMs: 60_000 });
-  if (run.status !== 0) throw new Error(`QuickJS contract run failed: ${run.stderr.toString()}`);
-  qjsResults = JSON.parse(run.stdout.toString("utf8")) as Record<string, unknown>;
+  // the router's engine, a native qjs with its std and os modules
+  const script = join(d2, "contract.js");
+  writeFileSync(script, bundle.outputFiles[0].text);
+  const run = spawnSync(qjsPath(), ["--std", "-m", script, "contract", "--flag"], { encoding: "utf8", timeout: 60_000 });
+  if (run.status !== 0) throw new Error(`QuickJS contract run failed (status ${run.status}): ${run.stderr}`);
+  qjsResults = JSON.parse(run.stdout) as Record<string, unknown>;
 }, 120_000);
 
 afterAll(() => {
