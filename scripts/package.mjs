@@ -115,6 +115,8 @@ const prerm = `#!/bin/sh
 . "\${IPKG_INSTROOT}/lib/functions.sh"
 default_prerm "$0" "$@"
 `;
+// the package's own prerm (Package/natnow/prerm), which OpenWrt's default_prerm runs as prerm-pkg
+const prermPkg = block("prerm").replaceAll("$$", "$").trimStart();
 const conffiles = block("conffiles").split("\n").map((l) => l.trim()).filter(Boolean).join("\n") + "\n";
 
 const data = tarGz(files.map((f) => ({ name: `.${f.dest}`, mode: f.mode, data: f.data })));
@@ -123,6 +125,7 @@ const controlTar = tarGz([
   { name: "./conffiles", mode: 0o644, data: Buffer.from(conffiles) },
   { name: "./postinst", mode: 0o755, data: Buffer.from(postinst) },
   { name: "./prerm", mode: 0o755, data: Buffer.from(prerm) },
+  { name: "./prerm-pkg", mode: 0o755, data: Buffer.from(prermPkg) },
 ]);
 const ipk = tarGz([
   { name: "./debian-binary", mode: 0o644, data: Buffer.from("2.0\n") },

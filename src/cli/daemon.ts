@@ -1,5 +1,6 @@
 /** `natnow daemon`: the service procd runs (src/daemon/daemon.ts). */
 
+import { BUS_TIMING } from "../daemon/bus.ts";
 import { type DaemonOptions, startDaemon } from "../daemon/daemon.ts";
 import { STATE_DIR } from "../daemon/state.ts";
 import type { Host } from "../host/host.ts";
@@ -7,7 +8,8 @@ import { parseArgs, UsageError } from "./args.ts";
 import { POLICY_PATH } from "./status.ts";
 
 /** Usage of the `daemon` command. */
-export const DAEMON_USAGE = "natnow daemon [--state-dir D] [--policy F] [--fw4-state F] [--debounce SECONDS]";
+export const DAEMON_USAGE =
+  "natnow daemon [--state-dir D] [--policy F] [--fw4-state F] [--debounce SECONDS] [--bus-check SECONDS]";
 
 /** fw4's state file. */
 export const FW4_STATE_PATH = "/var/run/fw4.state";
@@ -20,7 +22,7 @@ export const SNAPSHOT_OPTIONS = {
 } as const;
 
 /** The paths those options name, with the router's defaults. */
-export function snapshotPaths(options: Record<string, string | true>): Omit<DaemonOptions, "debounce"> {
+export function snapshotPaths(options: Record<string, string | true>): Omit<DaemonOptions, "debounce" | "busTiming"> {
   const str = (k: string, d: string) => (typeof options[k] === "string" ? (options[k] as string) : d);
   return {
     stateDir: str("--state-dir", STATE_DIR),
@@ -31,15 +33,22 @@ export function snapshotPaths(options: Record<string, string | true>): Omit<Daem
 
 /** Starts the daemon; returns null (it keeps running on its event loop). */
 export function daemonCommand(host: Host, argv: string[]): number | null {
-  const { options, positional } = parseArgs(argv, { ...SNAPSHOT_OPTIONS, "--debounce": { value: true } });
+  const { options, positional } = parseArgs(argv, {
+    ...SNAPSHOT_OPTIONS, "--debounce": { value: true }, "--bus-check": { value: true },
+  });
   if (positional.length) throw new UsageError(`unexpected argument '${positional[0]}'`);
-  let debounce: number | null = null;
-  if (options["--debounce"] !== undefined) {
-    debounce = Number(options["--debounce"]);
-    if (!/^[0-9]+(\.[0-9]+)?$/.test(String(options["--debounce"])) || debounce > 60) {
-      throw new UsageError(`--debounce must be seconds from 0 to 60, not '${String(options["--debounce"])}'`);
+  const seconds = (name: string, min: number): number | null => {
+    const v = options[name];
+    if (v === undefined) return null;
+    if (!/^[0-9]+(\.[0-9]+)?$/.test(String(v)) || Number(v) < min || Number(v) > 60) {
+      throw new UsageError(`${name} must be seconds from ${min} to 60, not '${String(v)}'`);
     }
-  }
-  startDaemon(host, { ...snapshotPaths(options), debounce });
+    return Number(v);
+  };
+  const debounce = seconds("--debounce", 0);
+  // how often the daemon checks that the bus still hears it (bus.ts); the echo may take 2/5 of it
+  const check = seconds("--bus-check", 0.5);
+  const busTiming = check === null ? BUS_TIMING : { everyMs: check * 1000, echoMs: check * 400 };
+  startDaemon(host, { ...snapshotPaths(options), debounce, busTiming });
   return null;
 }

@@ -1,13 +1,13 @@
 /** `natnow status`: the backend natnow would use and why, the kernel module's counters, the last runs. */
 
 import { availability, pickBackend } from "../backend/detect.ts";
-import { failure, switchState } from "../daemon/snapshot.ts";
+import { exportFirewall, switchState } from "../daemon/snapshot.ts";
 import { formatCounts } from "../daemon/run.ts";
 import { readKmodStatus } from "../backend/kmod.ts";
 import { parseRuns, type RunRecord, STATE_DIR, STATE_FILES } from "../daemon/state.ts";
 import type { Host } from "../host/host.ts";
 import { parsePolicy } from "../plan/policy.ts";
-import { utf8Decode, utf8Encode } from "../uci/bytes.ts";
+import { utf8Decode } from "../uci/bytes.ts";
 import { parseUci } from "../uci/parse.ts";
 import { parseArgs, UsageError } from "./args.ts";
 import { out } from "./output.ts";
@@ -55,9 +55,8 @@ export function statusCommand(host: Host, argv: string[]): number {
   const avail = availability(host, policy.procfsCollateral);
   const detection = pickBackend(avail, policy.backend);
   const kmod = readKmodStatus(host);
-  const uciArgv = ["uci", "-q", "export", "firewall"];
-  const fw = host.exec(uciArgv);
-  const sw = fw.status === 0 ? switchState(utf8Encode(fw.stdout)) : { on: null, why: failure(uciArgv, fw) };
+  const fw = exportFirewall(host);
+  const sw = fw.config !== null ? switchState(fw.config) : { on: null, why: `cannot read the firewall config: ${fw.error}` };
   const enabled = sw.on;
   const runsText = host.readFile(`${dir}/${STATE_FILES.runs}`);
   const runs = parseRuns(runsText === null ? null : utf8Decode(runsText));

@@ -2,18 +2,22 @@
  * `natnow daemon`, run by procd. It listens to the bus (`ubus listen`: fw4's
  * include announces every reload, netifd its interfaces) and to the
  * kernel's ruleset (`nft monitor`: any NAT change, whoever makes it), reads
- * both as line streams (never a blocking read), debounces bursts, and for
- * each burst takes a snapshot of the router and plans the live ruleset
+ * both as line streams (never a blocking read), and runs at once on the
+ * first event of a burst and once more when the burst is over (events.ts).
+ * Each run takes a snapshot of the router and plans the live ruleset
  * against the one it last applied. Its first run after boot (nothing
  * applied yet under /var/run) renews never-replied flows under every NAT
- * rule. One syslog line per run; one run at a time (lock.ts).
+ * rule. One syslog line per run; one run at a time (lock.ts). While the
+ * bus is heard (bus.ts) the file `listening` holds the daemon's pid: fw4's
+ * include announces reloads only then, and runs natnow itself otherwise.
  */
 
 import type { Host } from "../host/host.ts";
 import { parsePolicy } from "../plan/policy.ts";
 import { parseUci } from "../uci/parse.ts";
 import { utf8Encode } from "../uci/bytes.ts";
-import { Debouncer, describeEvent, EVENT_TYPES, nftChange, parseListenLine } from "./events.ts";
+import { BUS_TIMING, listenOnBus } from "./bus.ts";
+import { Debouncer, describeEvent, nftChange, SETTLE_MS } from "./events.ts";
 import { tryLock, unlock } from "./lock.ts";
 import { type RunOutcome, runOnce } from "./run.ts";
 import { takeSnapshot } from "./snapshot.ts";
@@ -23,9 +27,14 @@ export interface DaemonOptions {
   stateDir: string;
   policyPath: string;
   fw4StatePath: string;
-  /** Seconds of quiet before a run; null: the policy's `debounce`. */
+  /** Seconds of quiet that end a burst; null: the policy's `debounce`. */
   debounce: number | null;
+  /** The bus echo's timing (bus.ts); the router's by default. */
+  busTiming?: { everyMs: number; echoMs: number };
 }
+
+/** The file that holds the daemon's pid while the bus is heard. */
+export const LISTENING_FILE = "listening";
 
 /** The run's syslog line: trigger, changes, flows, backend, duration, errors. */
 export function logLine(trigger: string, o: RunOutcome): string {
@@ -33,8 +42,10 @@ export function logLine(trigger: string, o: RunOutcome): string {
   const counts = r.result ? `renewed ${r.result.renewed}, revoked ${r.result.revoked}` +
       (r.result.armed ? `, armed ${r.result.armed}` : "") : "nothing reset";
   const errors = [...r.errors, ...o.stateErrors];
+  const warnings = r.warnings ?? [];
   return `${trigger}: ${r.changes.length} change(s)${r.changes.length ? ` (${r.changes.join("; ")})` : ""}, ${counts}, ` +
-    `backend ${r.backend ?? "none"}, ${r.durationMs} ms` + (errors.length ? `, errors: ${errors.join("; ")}` : "");
+    `backend ${r.backend ?? "none"}, ${r.durationMs} ms` + (errors.length ? `, errors: ${errors.join("; ")}` : "") +
+    (warnings.length ? `, warnings: ${warnings.join("; ")}` : "");
 }
 
 /** What a snapshot run is: a real run, a dry run, or a preview of the pending UCI change. */
@@ -70,14 +81,14 @@ function policyDebounce(host: Host, path: string): number {
 /** Runs the daemon until the process is stopped. */
 export function startDaemon(host: Host, opts: DaemonOptions): void {
   host.makeDirs(opts.stateDir);
-  host.writeFileAtomic(`${opts.stateDir}/daemon.pid`, utf8Encode(`${host.pid()}\n`));
+  const listening = `${opts.stateDir}/${LISTENING_FILE}`;
+  host.removeFile(listening);
   const debounceS = opts.debounce ?? policyDebounce(host, opts.policyPath);
-  let debouncer: Debouncer;
-  const fire = (triggers: string[]) => {
+  const fire = (triggers: string[]): void => {
     const trigger = triggers.join(", ");
     if (!tryLock(host, opts.stateDir)) {
       // another run (the include's, rpcd's) holds the lock: try again when it is done
-      host.setTimeout(() => triggers.forEach((t) => debouncer.poke(t)), 200);
+      host.setTimeout(() => fire(triggers), 200);
       return;
     }
     try {
@@ -90,27 +101,34 @@ export function startDaemon(host: Host, opts: DaemonOptions): void {
       unlock(host, opts.stateDir);
     }
   };
-  debouncer = new Debouncer(host, debounceS * 1000, Math.max(10_000, debounceS * 5000), fire);
-  const stream = (argv: string[], onLine: (line: string) => void) => {
-    if (host.findProgram(argv[0]) === null) {
-      // plain Linux has no ubus: the ruleset's own events are enough there
-      host.log(`${argv[0]} is not installed; not listening to ${argv.slice(0, 2).join(" ")}`);
-      return;
+  const debouncer = new Debouncer(host,
+    { settleMs: SETTLE_MS, quietMs: debounceS * 1000, maxMs: Math.max(10_000, debounceS * 5000) }, fire);
+  const setListening = (heard: boolean) => {
+    try {
+      if (heard) host.writeFileAtomic(listening, utf8Encode(`${host.pid()}\n`));
+      else host.removeFile(listening);
+    } catch (e) {
+      host.log(`cannot write ${listening}: ${(e as Error).message}`);
     }
-    const start = () => {
-      host.spawnLines(argv, onLine, (status) => {
-        host.log(`${argv.slice(0, 2).join(" ")} ended (status ${status}); starting it again in 2 s`);
-        host.setTimeout(start, 2000);
+  };
+  if (host.findProgram("ubus") === null) {
+    // plain Linux has no ubus: the ruleset's own events are enough there
+    host.log("ubus is not installed; not listening to ubus listen");
+    setListening(true);
+  } else {
+    listenOnBus(host, { ...(opts.busTiming ?? BUS_TIMING), onEvent: (e) => debouncer.poke(describeEvent(e)), onListening: setListening });
+  }
+  if (host.findProgram("nft") === null) host.log("nft is not installed; not listening to nft monitor");
+  else {
+    const monitor = () => {
+      host.spawnLines(["nft", "monitor"], (line) => {
+        if (nftChange(line)) debouncer.poke("ruleset changed");
+      }, (status) => {
+        host.log(`nft monitor ended (status ${status}); starting it again in 2 s`);
+        host.setTimeout(monitor, 2000);
       });
     };
-    start();
-  };
-  stream(["ubus", "listen", ...EVENT_TYPES], (line) => {
-    const e = parseListenLine(line);
-    if (e) debouncer.poke(describeEvent(e));
-  });
-  stream(["nft", "monitor"], (line) => {
-    if (nftChange(line)) debouncer.poke("ruleset changed");
-  });
+    monitor();
+  }
   debouncer.poke("start");
 }

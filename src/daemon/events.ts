@@ -53,35 +53,60 @@ export function nftChange(line: string): boolean {
   return !/ natnow_hold( |$)/.test(line);
 }
 
+/** When the debouncer fires: `settleMs` after the first event of a quiet spell, `quietMs` of quiet within a burst, `maxMs` at most. */
+export interface DebounceTiming {
+  settleMs: number;
+  quietMs: number;
+  maxMs: number;
+}
+
+/** The settle time of a first event: fw4's ruleset and its include's announcement come within it. */
+export const SETTLE_MS = 100;
+
 /**
- * Waits until events stop for `quietMs` (at most `maxMs` after the first),
- * then fires once with every trigger seen: a storm is one run, and it reads
- * the state as it is when the storm is over.
+ * Fires on the leading edge and once more when a burst is over. The first
+ * event after `quietMs` without a run fires `settleMs` later (a fw4 reload
+ * is one atomic nft transaction, so the run sees all of it), with every
+ * trigger seen by then. Events during or soon after that run wait until
+ * they stop for `quietMs` (at most `maxMs` after the first of them), then
+ * fire once: a storm is two runs, the second reading the state as it is
+ * when the storm is over.
  */
 export class Debouncer {
   private timer: number | null = null;
+  private leading = false;
   private first = 0;
+  private last = Number.NEGATIVE_INFINITY;
   private triggers: string[] = [];
 
   constructor(
     private readonly host: Host,
-    private readonly quietMs: number,
-    private readonly maxMs: number,
+    private readonly timing: DebounceTiming,
     private readonly fire: (triggers: string[]) => void,
   ) {}
 
   /** Notes an event. */
   poke(trigger: string): void {
     const now = this.host.now();
-    if (this.timer === null) this.first = now;
-    else this.host.clearTimeout(this.timer);
+    const { settleMs, quietMs, maxMs } = this.timing;
     if (this.triggers.indexOf(trigger) < 0) this.triggers.push(trigger);
-    const wait = Math.max(0, Math.min(this.quietMs, this.first + this.maxMs - now));
+    if (this.timer === null) {
+      this.first = now;
+      this.leading = now - this.last >= quietMs;
+      this.schedule(this.leading ? settleMs : quietMs);
+    } else if (!this.leading) {
+      this.host.clearTimeout(this.timer);
+      this.schedule(Math.max(0, Math.min(quietMs, this.first + maxMs - now)));
+    }
+  }
+
+  private schedule(ms: number): void {
     this.timer = this.host.setTimeout(() => {
       this.timer = null;
       const t = this.triggers;
       this.triggers = [];
       this.fire(t);
-    }, wait);
+      this.last = this.host.now();
+    }, ms);
   }
 }

@@ -100,6 +100,7 @@ export function runOnce(host: Host, req: RunRequest): RunOutcome {
     time: host.time(), trigger: req.trigger, ok: false, dryRun: req.dryRun || req.pending === true, backend: null, reason: "",
     changes: [], selectors: 0, result: null, durationMs: 0, errors: [],
   };
+  if (req.snapshot.warnings.length) run.warnings = [...req.snapshot.warnings];
   const lines: string[] = [];
   const stateErrors: string[] = [];
   let planned: PlannedSummary[] = [];
@@ -132,7 +133,7 @@ export function runOnce(host: Host, req: RunRequest): RunOutcome {
   }
   const { plan, policy, model } = outcome.result;
   run.drift = outcome.extra?.drift ?? [];
-  run.warnings = outcome.extra?.warnings ?? [];
+  run.warnings = [...req.snapshot.warnings, ...(outcome.extra?.warnings ?? [])];
   if (boot && !/boot/.test(run.trigger)) run.trigger = `${run.trigger} (boot)`;
   planned = plan.changes.map((c) => ({
     change: c.change.text, note: c.note,

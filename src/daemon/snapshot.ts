@@ -2,8 +2,10 @@
  * The router as a run sees it: the ruleset the kernel runs (`nft -j list
  * ruleset`), the devices' addresses (fw4.state, `ubus call
  * network.interface dump`, `ip -j addr`/`route`), the policy, and the UCI
- * firewall config (`uci -q export firewall`: the switch, zone names, the
- * drift check). A tool that is missing or fails is said, with its reason.
+ * firewall config (`uci export firewall`: the switch, zone names, the
+ * drift check). A tool that is missing or fails is said, with its reason:
+ * uci runs without -q, because libuci's cli_perror() prints nothing under
+ * -q, and a parse error's message is the only reason there is.
  */
 
 import type { Host } from "../host/host.ts";
@@ -19,7 +21,7 @@ export interface SnapshotSources {
   /** A file with the interface dump, instead of `ubus call network.interface dump`. */
   interfacesFile?: string | null;
   policyPath: string;
-  /** A file with the firewall config, instead of `uci -q export firewall`. */
+  /** A file with the firewall config, instead of `uci export firewall`. */
   configFile?: string | null;
   /** Read the router's own tools (ubus, uci) when no file is given. */
   router: boolean;
@@ -34,6 +36,8 @@ export interface Snapshot {
   switchOn: boolean | null;
   /** Why the switch is unknown. */
   switchWhy: string;
+  /** What could not be read, with the tool's own reason (the run goes on without it). */
+  warnings: string[];
 }
 
 /** What a failed command said: its status and its first line of output. */
@@ -45,9 +49,14 @@ export function failure(argv: string[], r: { status: number; stdout: string; std
 
 const FALSE_WORDS = ["0", "no", "off", "false", "disabled"];
 
+/** Where natnow's package installs the fw4 include. */
+export const INCLUDE_PATH = "/usr/share/natnow/fw4.include";
+
 /**
- * The switch, the include section 'natnow' of the firewall config: true
- * (on), false (`enabled` set to one of fw4's false words), or null with why.
+ * The switch, natnow's include section of the firewall config: the one
+ * named 'natnow', else one whose `path` is natnow's include (LuCI adds
+ * anonymous sections). true (on), false (`enabled` is one of fw4's false
+ * words, as fw4.uc parse_bool reads them), or null with why.
  */
 export function switchState(config: Uint8Array): { on: boolean | null; why: string; parses: boolean } {
   let pkg;
@@ -56,10 +65,22 @@ export function switchState(config: Uint8Array): { on: boolean | null; why: stri
   } catch (e) {
     return { on: null, why: `the firewall config does not parse: ${(e as Error).message}`, parses: false };
   }
-  const s = pkg.sections.find((x) => x.name === "natnow" && x.type === "include");
-  if (!s) return { on: null, why: "no include section 'natnow' in /etc/config/firewall", parses: true };
-  const e = s.options.find((o) => o.name === "enabled");
-  return { on: !(e !== undefined && typeof e.value === "string" && FALSE_WORDS.indexOf(e.value) >= 0), why: "", parses: true };
+  const value = (s: (typeof pkg.sections)[number], name: string) => {
+    const o = s.options.find((x) => x.name === name);
+    return o !== undefined && typeof o.value === "string" ? o.value : null;
+  };
+  const includes = pkg.sections.filter((x) => x.type === "include");
+  const s = includes.find((x) => x.name === "natnow") ?? includes.find((x) => value(x, "path") === INCLUDE_PATH);
+  if (!s) return { on: null, why: `no include section 'natnow' (path ${INCLUDE_PATH}) in /etc/config/firewall`, parses: true };
+  const e = value(s, "enabled");
+  return { on: !(e !== null && FALSE_WORDS.indexOf(e) >= 0), why: "", parses: true };
+}
+
+/** The firewall config through libuci's CLI (`uci export firewall`), or why it cannot be had. */
+export function exportFirewall(host: Host): { config: Uint8Array | null; error: string } {
+  const argv = ["uci", "export", "firewall"];
+  const r = host.exec(argv);
+  return r.status === 0 ? { config: utf8Encode(r.stdout), error: "" } : { config: null, error: failure(argv, r) };
 }
 
 /** Takes the snapshot. */
@@ -67,6 +88,7 @@ export function takeSnapshot(host: Host, src: SnapshotSources): Snapshot {
   const file = (p: string | null | undefined) => (p ? host.readFile(p) : null);
   const text = (b: Uint8Array | null) => (b === null ? null : utf8Decode(b));
   let error: string | null = null;
+  const warnings: string[] = [];
 
   let ruleset = "";
   if (src.rulesetFile) {
@@ -83,8 +105,10 @@ export function takeSnapshot(host: Host, src: SnapshotSources): Snapshot {
   let interfaces: string | null = null;
   if (src.interfacesFile) interfaces = text(file(src.interfacesFile));
   else if (src.router) {
-    const r = host.exec(["ubus", "call", "network.interface", "dump"]);
+    const argv = ["ubus", "call", "network.interface", "dump"];
+    const r = host.exec(argv);
     if (r.status === 0) interfaces = r.stdout;
+    else if (host.findProgram("ubus") !== null) warnings.push(`cannot read the interfaces: ${failure(argv, r)}`);
   }
 
   const addr = host.exec(["ip", "-j", "addr"]);
@@ -93,16 +117,20 @@ export function takeSnapshot(host: Host, src: SnapshotSources): Snapshot {
   const kernel = addr.status === 0 && r4.status === 0 && r6.status === 0
     ? { addr: addr.stdout, routes: [r4.stdout, r6.stdout] }
     : null;
+  // ip is optional on OpenWrt (netifd's facts come first); one that fails is said
+  if (kernel === null && addr.status !== 127) {
+    const [argv, r] = addr.status !== 0 ? [["ip", "-j", "addr"], addr] : [["ip", "-j", "route"], r4.status !== 0 ? r4 : r6];
+    warnings.push(`cannot read the kernel's addresses and routes: ${failure(argv, r)}`);
+  }
 
   let config: Uint8Array | null = null;
   let switchOn: boolean | null = null;
   let switchWhy = "no firewall config was read";
   if (src.configFile) config = file(src.configFile);
   else if (src.router) {
-    const argv = ["uci", "-q", "export", "firewall"];
-    const r = host.exec(argv);
-    if (r.status === 0) config = utf8Encode(r.stdout);
-    else switchWhy = `cannot read the firewall config: ${failure(argv, r)}`;
+    const x = exportFirewall(host);
+    config = x.config;
+    if (config === null) switchWhy = `cannot read the firewall config: ${x.error}`;
   }
   if (config !== null) {
     const s = switchState(config);
@@ -111,6 +139,7 @@ export function takeSnapshot(host: Host, src: SnapshotSources): Snapshot {
     // a config that does not parse only loses the drift check and zone names
     if (!s.parses) config = null;
   }
+  if (switchOn === null && (src.configFile || src.router)) warnings.push(`switch unknown: ${switchWhy}`);
   return {
     input: {
       ruleset,
@@ -123,5 +152,6 @@ export function takeSnapshot(host: Host, src: SnapshotSources): Snapshot {
     error,
     switchOn,
     switchWhy,
+    warnings,
   };
 }

@@ -128,7 +128,7 @@ describe("natnow status", () => {
     const s = await host(["uci"]);
     expect(run(s.h, ["status", "--state-dir", dir, "--policy", join(dir, "none")])).toBe(0);
     const lines = s.out().split("\n").slice(1);
-    expect(s.out()).toMatch(/^switch: unknown \(uci is not installed\)\n/);
+    expect(s.out()).toMatch(/^switch: unknown \(cannot read the firewall config: uci is not installed\)\n/);
     expect(lines[0]).toMatch(/^backend: none \(setting 'auto': no backend usable: /);
     expect(lines[1]).toMatch(/^ {2}kmod +no +natnow.ko not loaded/);
     expect(lines[4]).toBe("last runs (newest first):");

@@ -45,28 +45,58 @@ function clock() {
 }
 
 describe("debouncing", () => {
-  it("a burst is one run with every trigger, after the quiet time", () => {
+  const timing = { settleMs: 100, quietMs: 2000, maxMs: 10_000 };
+  it("the first event after a quiet spell runs after the settle time, with what came within it", () => {
     const { host, advance } = clock();
-    const fired: string[][] = [];
-    const d = new Debouncer(host, 2000, 10_000, (t) => fired.push(t));
+    const fired: [number, string[]][] = [];
+    const d = new Debouncer(host, timing, (t) => fired.push([host.now(), t]));
+    d.poke("ruleset changed");
+    advance(30);
+    d.poke("fw4 reload");
+    advance(69);
+    expect(fired).toEqual([]);
+    advance(1);
+    expect(fired).toEqual([[100, ["ruleset changed", "fw4 reload"]]]);
+  });
+  it("a storm of 100 events in 1 s is two runs: at once, and when it is over", () => {
+    const { host, advance } = clock();
+    const fired: [number, number][] = [];
+    const d = new Debouncer(host, timing, (t) => fired.push([host.now(), t.length]));
     for (let i = 0; i < 100; i++) {
       d.poke(i % 2 ? "fw4 reload" : "interface wan ifup");
       advance(10);
     }
-    expect(fired).toEqual([]);
-    advance(1999);
-    expect(fired).toEqual([["interface wan ifup", "fw4 reload"]]);
+    advance(5000);
+    expect(fired).toEqual([[100, 2], [990 + 2000, 2]]);
   });
-  it("a storm that never stops still runs after the longest wait", () => {
+  it("a storm that never stops still runs every longest wait", () => {
     const { host, advance } = clock();
     const fired: number[] = [];
-    const d = new Debouncer(host, 2000, 10_000, (t) => fired.push(t.length));
-    for (let i = 0; i < 150; i++) {
+    const d = new Debouncer(host, timing, () => fired.push(host.now()));
+    for (let i = 0; i < 250; i++) {
       d.poke("fw4 reload");
       advance(100);
     }
-    expect(fired).toEqual([1]); // at 10 s; the next burst still waits
-    advance(2000);
-    expect(fired).toEqual([1, 1]);
+    expect(fired).toEqual([100, 10_100, 20_100]);
+  });
+  it("after a quiet spell the next event leads again", () => {
+    const { host, advance } = clock();
+    const fired: number[] = [];
+    const d = new Debouncer(host, timing, () => fired.push(host.now()));
+    d.poke("fw4 reload");
+    advance(2100);
+    d.poke("fw4 reload");
+    advance(500);
+    expect(fired).toEqual([100, 2200]);
+  });
+  it("an event soon after a run waits for the quiet time", () => {
+    const { host, advance } = clock();
+    const fired: number[] = [];
+    const d = new Debouncer(host, timing, () => fired.push(host.now()));
+    d.poke("fw4 reload");
+    advance(1000);
+    d.poke("fw4 reload");
+    advance(3000);
+    expect(fired).toEqual([100, 3000]);
   });
 });

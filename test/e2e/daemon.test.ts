@@ -12,7 +12,7 @@ import { copyFileSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSy
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { fixturePath } from "../helpers/fixtures.ts";
-import { natnowArgv } from "../helpers/qjs.ts";
+import { natnowArgv, qjsPath } from "../helpers/qjs.ts";
 import { bundle, canRunNetns, config, nowNs, Router, ruleset, sleep, swap } from "./harness.ts";
 
 const FAKES = fixturePath("bin");
@@ -33,6 +33,7 @@ class Daemon {
     this.log = r.path("syslog");
     for (const d of [join(this.bus, "call"), this.uci, this.state, this.tools]) mkdirSync(d, { recursive: true });
     copyFileSync(fixturePath("fw4-examples", "a", "interfaces.json"), join(this.bus, "call", "network.interface.dump"));
+    this.restartUbusd();
     // the router's own tools, in a directory a test can take conntrack out of
     const own = ["conntrack", "nft", "ip", "python3", "sh", "node", "sed", "head", "printf", "dirname", "cksum", "cat", "mv", "rm"];
     // the system's own binaries (a version manager's shim would need a shell and a PATH of its own)
@@ -46,7 +47,12 @@ class Daemon {
   env(): Record<string, string> {
     return {
       PATH: this.tools, NATNOW_FAKE_UBUS: this.bus, NATNOW_FAKE_UCI: this.uci, NATNOW_BUNDLE: bundle(), NATNOW_FAKE_LOG: this.log,
+      NATNOW_QJS: qjsPath(),
     };
+  }
+  /** ubusd (re)starts: a new instance, which listeners of the old one never hear. */
+  restartUbusd(): void {
+    writeFileSync(join(this.bus, "ubusd"), `${Date.now()}-${Math.random()}\n`);
   }
   setConfig(text: string): void {
     writeFileSync(join(this.uci, "firewall"), text);
@@ -57,17 +63,18 @@ class Daemon {
   markApplied(): void {
     writeFileSync(join(this.state, "applied.ruleset.json"), this.r.rulesetJson());
   }
-  /** A short debounce: the fakes (uci and ubus as scripts) already take ~250 ms of each run. */
-  start(debounce = "0.1"): void {
+  /** The daemon with a debounce (null: the default policy's) and a bus check every `busCheck` seconds (null: the router's 5). */
+  start(debounce: string | null = "0.1", busCheck: string | null = null): void {
+    const opts = [...(debounce === null ? [] : ["--debounce", debounce]), ...(busCheck === null ? [] : ["--bus-check", busCheck])];
     this.proc = spawn("ip", ["netns", "exec", this.r.ns("r"), ...natnowArgv("daemon", "--state-dir", this.state,
-      "--policy", join(this.uci, "natnow"), "--fw4-state", join(this.uci, "none"), "--debounce", debounce)],
+      "--policy", join(this.uci, "natnow"), "--fw4-state", join(this.uci, "none"), ...opts)],
     { env: { ...process.env, ...this.env() }, stdio: "ignore", detached: true });
   }
   /** What fw4's include does: announce the reload. */
   announce(): number {
     return spawnSync(join(FAKES, "ubus"), ["send", "natnow.reload", '{"action":"reload"}'], { env: { ...process.env, ...this.env() } }).status ?? -1;
   }
-  runs(): { trigger: string; ok: boolean; errors: string[]; changes: string[]; backend: string | null }[] {
+  runs(): { trigger: string; ok: boolean; errors: string[]; warnings?: string[]; changes: string[]; backend: string | null }[] {
     const f = join(this.state, "runs.json");
     return existsSync(f) ? JSON.parse(readFileSync(f, "utf8")).runs : [];
   }
@@ -117,26 +124,66 @@ function firstAfter(got: { t: bigint }[], t: bigint): number | null {
 }
 
 describe.skipIf(!canRunNetns)("natnow daemon on the namespace router (fake ubus and uci)", () => {
-  it("fw4 reloads with the SIP forward: the stuck flow reaches the PBX within 1 s", async () => {
+  it("fw4 reloads with the SIP forward, default policy: the stuck flow's first packet reaches the PBX within 300 ms of the reload", async () => {
     const x = await withDaemon({ l1: "198.18.1.50", l2: "198.18.1.20" }, "a", async (r, d) => {
-      d.start("0.1");
-      const server = r.traffic("l2", ["-b", "5060", "-d", "4.5", "-r", r.path("srv")]);
-      const client = r.traffic("l1", ["-b", "4000", "-t", "198.19.100.2", "-p", "5060", "-i", "20", "-d", "4"]);
-      await sleep(1000);
+      d.start(null); // the default policy: debounce 2 s
+      const server = r.traffic("l2", ["-b", "5060", "-d", "6", "-r", r.path("srv")]);
+      const client = r.traffic("l1", ["-b", "4000", "-t", "198.19.100.2", "-p", "5060", "-i", "10", "-d", "5.5"]);
+      await sleep(3000); // quiet since the start-up run
+      // fw4 reload: the ruleset, then its include announces the reload; fw4 returns
       const tLoad = nowNs();
       r.load("b");
       d.setConfig(config("b"));
       const sent = d.announce();
+      const tReturned = nowNs();
       await Promise.all([client, server]);
       const got = r.received("srv");
-      return { sent, stuck: got.filter((p) => p.t < tLoad).length, first: firstAfter(got, tLoad), runs: d.runs(), log: readFileSync(d.log, "utf8") };
+      const first = got.find((p) => p.t > tLoad);
+      const afterReturn = first ? Math.max(0, Number((first.t - tReturned) / 1_000_000n)) : null;
+      console.log(`first packet at the PBX: ${afterReturn} ms after fw4 reload returned (${Number((tReturned - tLoad) / 1_000_000n)} ms reload)`);
+      return { sent, stuck: got.filter((p) => p.t < tLoad).length, afterReturn, runs: d.runs(), log: readFileSync(d.log, "utf8") };
     });
     expect([x.sent, x.stuck]).toEqual([0, 0]);
-    expect(x.first).not.toBeNull();
-    expect(x.first as number).toBeLessThan(1000);
+    expect(x.afterReturn).not.toBeNull();
+    expect(x.afterReturn as number).toBeLessThanOrEqual(300);
     expect(acted(x.runs)).toMatchObject({ ok: true, changes: ["redirect 'SIP' added"] });
     expect(acted(x.runs)?.trigger).toMatch(/fw4 reload|ruleset changed/);
     expect(x.log).toMatch(/-t natnow .*: 1 change\(s\) \(redirect 'SIP' added\), renewed 1, revoked 0, backend conntrack, \d+ ms/);
+  }, 30_000);
+
+  it("after ubusd restarts under it, it subscribes again: an announcement is heard and a change and reload is fixed", async () => {
+    const x = await withDaemon({ l1: "198.18.1.50", l2: "198.18.1.20" }, "a", async (r, d) => {
+      d.start("0.1", "1"); // a bus check every second
+      const listening = join(d.state, "listening");
+      await sleep(1500);
+      const before = existsSync(listening);
+      d.restartUbusd(); // the old `ubus listen` keeps running, deaf
+      await sleep(2500); // one check and its echo wait, then a new listener
+      const runs = d.runs().length;
+      d.announce(); // no ruleset change: only the bus can tell the daemon
+      await sleep(800);
+      const heard = d.runs().slice(0, d.runs().length - runs).map((x) => x.trigger);
+      const server = r.traffic("l2", ["-b", "5060", "-d", "3.5", "-r", r.path("srv")]);
+      const client = r.traffic("l1", ["-b", "4000", "-t", "198.19.100.2", "-p", "5060", "-i", "20", "-d", "3"]);
+      await sleep(1000);
+      const tLoad = nowNs();
+      r.load("b");
+      d.setConfig(config("b"));
+      d.announce();
+      await Promise.all([client, server]);
+      const got = r.received("srv");
+      return {
+        before, after: existsSync(listening), heard, stuck: got.filter((p) => p.t < tLoad).length, first: firstAfter(got, tLoad),
+        runs: d.runs(), log: readFileSync(d.log, "utf8"),
+      };
+    });
+    expect([x.before, x.after]).toEqual([true, true]);
+    expect(x.log).toMatch(/ubus: not heard: no echo within 400 ms \(ubusd restarted\?\); listening again/);
+    expect(x.log).toMatch(/ubus: heard again/);
+    expect(x.heard).toEqual(["fw4 reload"]);
+    expect(x.stuck).toBe(0);
+    expect(x.first as number).toBeLessThan(1000);
+    expect(acted(x.runs)).toMatchObject({ ok: true, changes: ["redirect 'SIP' added"] });
   }, 30_000);
 
   it("(a) a change committed between a reload and natnow's run is fixed by the next reload", async () => {
@@ -241,20 +288,23 @@ describe.skipIf(!canRunNetns)("natnow daemon on the namespace router (fake ubus 
     expect(x.log).toMatch(/ubus is not installed; not listening to ubus listen/);
   }, 30_000);
 
-  it("100 announcements in 1 s are at most 2 runs", async () => {
-    const runs = await withDaemon({ l1: "198.18.1.50" }, "a", async (_r, d) => {
-      d.start("0.5");
-      await sleep(1500); // the start-up run
+  it("a storm of 50 fw4 reloads, default policy, is at most 2 runs", async () => {
+    const x = await withDaemon({ l1: "198.18.1.50" }, "a", async (r, d) => {
+      d.start(null);
+      await sleep(2500); // the start-up run, then quiet
       const before = d.runs().length;
-      for (let i = 0; i < 100; i++) {
+      const t = nowNs();
+      for (let i = 0; i < 50; i++) {
+        r.load(i % 2 ? "a" : "b"); // the ruleset changes every time: nft monitor sees each
         d.announce();
-        await sleep(10);
       }
-      await sleep(1500);
-      return d.runs().length - before;
+      const stormMs = Number((nowNs() - t) / 1_000_000n);
+      await sleep(3500);
+      return { runs: d.runs().length - before, stormMs };
     });
-    expect(runs).toBeGreaterThanOrEqual(1);
-    expect(runs).toBeLessThanOrEqual(2);
+    console.log(`50 reloads in ${x.stormMs} ms: ${x.runs} run(s)`);
+    expect(x.runs).toBeGreaterThanOrEqual(1);
+    expect(x.runs).toBeLessThanOrEqual(2);
   }, 30_000);
 
   it("a broken UCI config does not stop it, and status says why the switch is unknown", async () => {
@@ -272,11 +322,15 @@ describe.skipIf(!canRunNetns)("natnow daemon on the namespace router (fake ubus 
       const status = spawnSync(qjs, [...argv], { encoding: "utf8", env: { ...process.env, ...d.env() } });
       await Promise.all([c, o]);
       const late = r.received("old").filter((p) => p.from === "198.19.100.1" && p.t > tLoad + 1_000_000_000n).length;
-      return { late, runs: d.runs(), status: status.stdout };
+      return { late, runs: d.runs(), status: status.stdout, log: readFileSync(d.log, "utf8") };
     });
     expect(x.late).toBe(0);
     expect(acted(x.runs)).toMatchObject({ ok: true, changes: ["redirect 'SIP' removed"] });
-    expect(x.status).toMatch(/^switch: unknown \(uci -q export firewall failed \(status 1\): uci: Parse error \(invalid command\) at line 5, byte 1\)\n/);
+    // the real uci prints nothing under -q: natnow asks without it, so libuci's own message is the reason
+    const why = "cannot read the firewall config: uci export firewall failed (status 1): uci: Parse error (invalid command) at line 5, byte 1";
+    expect(x.status).toContain(`switch: unknown (${why})\n`);
+    expect(acted(x.runs)?.warnings).toContain(`switch unknown: ${why}`);
+    expect(x.log).toContain(`warnings: switch unknown: ${why}`);
   }, 30_000);
 
   it("keeps running when conntrack goes missing, and recovers when it returns", async () => {

@@ -10,11 +10,16 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { fixturePath, repoRoot } from "../helpers/fixtures.ts";
 import { bundle } from "../e2e/harness.ts";
-import { natnowArgv } from "../helpers/qjs.ts";
+import { natnowArgv, qjsPath } from "../helpers/qjs.ts";
 
 const FILES = join(repoRoot, "openwrt-feed", "natnow", "files");
 const dir = mkdtempSync(join(tmpdir(), "natnow-files-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** What the FAKE uci needs to run natnow's own uci printer in qjs. */
+function fakeUciEnv(): Record<string, string> {
+  return { NATNOW_BUNDLE: bundle(), NATNOW_QJS: qjsPath() };
+}
 
 /** A `natnow` command for the scripts: the bundle in qjs, as the router's wrapper runs it, recording each call. */
 function natnowBin(): string {
@@ -27,7 +32,7 @@ function natnowBin(): string {
 }
 
 describe("shell scripts", () => {
-  const scripts = ["fw4.include", "natnow.init", "natnow.uci-defaults", "natnow.rpcd", "natnow.wrapper"];
+  const scripts = ["fw4.include", "natnow.init", "natnow.uci-defaults", "natnow.rpcd", "natnow.wrapper", "natnow.prerm"];
   for (const s of scripts) {
     it(`${s} is shellcheck -s sh clean`, () => {
       const r = spawnSync("shellcheck", ["-s", "sh", join(FILES, s)], { encoding: "utf8" });
@@ -47,46 +52,54 @@ describe("the fw4 include", () => {
     return { ms: performance.now() - t, status: r.status ?? -1 };
   }
 
-  it("with the daemon up: announces the reload on the bus and returns in under 100 ms", () => {
-    const bus = join(dir, "bus");
-    mkdirSync(bus, { recursive: true });
-    mkdirSync("/var/run/natnow", { recursive: true });
-    const pidfile = "/var/run/natnow/daemon.pid";
-    const saved = existsSync(pidfile) ? readFileSync(pidfile) : null;
-    writeFileSync(pidfile, `${process.pid}\n`); // a live process stands for the daemon
-    try {
-      const r = source({ PATH: `${fixturePath("bin")}:${process.env.PATH}`, NATNOW_FAKE_UBUS: bus, NATNOW_BIN: natnowBin() });
-      expect(r.status).toBe(0);
-      expect(r.ms).toBeLessThan(100);
-      expect(readFileSync(join(bus, "events"), "utf8")).toBe('{"type":"natnow.reload","data":{"action":"reload"}}\n');
-      // and a fake listener relays it as `ubus listen` prints it
-      const l = spawnSync("timeout", ["1", join(fixturePath("bin"), "ubus-fake.py"), "listen"], { env: { ...process.env, NATNOW_FAKE_UBUS: bus } });
-      expect(l.status).toBe(124); // still listening when stopped
-    } finally {
-      if (saved) writeFileSync(pidfile, saved);
-      else rmSync(pidfile);
-    }
+  const runDir = join(dir, "run");
+  mkdirSync(runDir, { recursive: true });
+  const bus = join(dir, "bus");
+  mkdirSync(bus, { recursive: true });
+  const fakes = `${fixturePath("bin")}:${process.env.PATH}`;
+  /** Sources the include with the daemon's `listening` file holding `pid` (null: no file) and ubusd up or down. */
+  async function include(pid: number | null, ubusd: boolean): Promise<{ ms: number; status: number; events: string; calls: string }> {
+    rmSync(join(runDir, "listening"), { force: true });
+    if (pid !== null) writeFileSync(join(runDir, "listening"), `${pid}\n`);
+    if (ubusd) writeFileSync(join(bus, "ubusd"), "1\n");
+    else rmSync(join(bus, "ubusd"), { force: true });
+    rmSync(join(bus, "events"), { force: true });
+    rmSync(join(dir, "calls"), { force: true });
+    const r = source({ PATH: fakes, NATNOW_FAKE_UBUS: bus, NATNOW_BIN: natnowBin(), NATNOW_RUN_DIR: runDir });
+    await new Promise((res) => setTimeout(res, 300));
+    const read = (p: string) => (existsSync(p) ? readFileSync(p, "utf8") : "");
+    return { ...r, events: read(join(bus, "events")), calls: read(join(dir, "calls")) };
+  }
+
+  it("with the daemon listening: announces the reload on the bus, runs nothing itself, returns in under 100 ms", async () => {
+    const r = await include(process.pid, true); // a live process stands for the daemon
+    expect(r.status).toBe(0);
+    expect(r.ms).toBeLessThan(100);
+    expect(r.events).toBe('{"type":"natnow.reload","data":{"action":"reload"}}\n');
+    expect(r.calls).toBe("");
+    // and a fake listener relays it as `ubus listen` prints it
+    const l = spawnSync("timeout", ["1", join(fixturePath("bin"), "ubus-fake.py"), "listen"], { env: { ...process.env, NATNOW_FAKE_UBUS: bus } });
+    expect(l.status).toBe(124); // still listening when stopped
   });
 
-  it("with the daemon down: starts natnow run detached and returns in under 100 ms", async () => {
-    const pidfile = "/var/run/natnow/daemon.pid";
-    const saved = existsSync(pidfile) ? readFileSync(pidfile) : null;
-    rmSync(pidfile, { force: true });
-    try {
-      const r = source({ NATNOW_BIN: natnowBin() });
+  const itself: [string, number | null, boolean][] = [
+    ["no daemon listening (down, or not subscribed again after a ubusd restart)", null, true],
+    ["a listening file left by a daemon that died", 999_999, true],
+    ["the daemon listening but ubusd gone (the announcement fails)", process.pid, false],
+  ];
+  for (const [name, pid, ubusd] of itself) {
+    it(`${name}: starts natnow run detached and returns in under 100 ms`, async () => {
+      const r = await include(pid, ubusd);
       expect(r.status).toBe(0);
       expect(r.ms).toBeLessThan(100);
-      await new Promise((res) => setTimeout(res, 300));
-      expect(readFileSync(join(dir, "calls"), "utf8")).toMatch(/^run\n/m);
-    } finally {
-      if (saved) writeFileSync(pidfile, saved);
-    }
-  });
+      expect(r.calls).toMatch(/^run\n/m);
+    });
+  }
 });
 
 describe("the rpcd plugin (rpcd's exec protocol)", () => {
   const plugin = (args: string[], input = "") =>
-    spawnSync(join(FILES, "natnow.rpcd"), args, { input, encoding: "utf8", env: { ...process.env, NATNOW_BIN: natnowBin() } });
+    spawnSync("busybox", ["sh", join(FILES, "natnow.rpcd"), ...args], { input, encoding: "utf8", env: { ...process.env, NATNOW_BIN: natnowBin() } });
   it("list names the three methods", () => {
     expect(JSON.parse(plugin(["list"]).stdout)).toEqual({ status: {}, plan: {}, apply: {} });
   });
@@ -112,8 +125,8 @@ describe("the rpcd plugin (rpcd's exec protocol)", () => {
 });
 
 describe("the uci-defaults script (with the FAKE uci)", () => {
-  const run = (confdir: string) => spawnSync("sh", [join(FILES, "natnow.uci-defaults")], {
-    encoding: "utf8", env: { ...process.env, PATH: `${fixturePath("bin")}:${process.env.PATH}`, NATNOW_FAKE_UCI: confdir, NATNOW_BUNDLE: bundle() },
+  const run = (confdir: string) => spawnSync("busybox", ["sh", join(FILES, "natnow.uci-defaults")], {
+    encoding: "utf8", env: { ...process.env, PATH: `${fixturePath("bin")}:${process.env.PATH}`, NATNOW_FAKE_UCI: confdir, ...fakeUciEnv() },
   });
   it("adds the switch once, touching nothing else", () => {
     const conf = join(dir, "uci-defaults");
@@ -122,8 +135,10 @@ describe("the uci-defaults script (with the FAKE uci)", () => {
     writeFileSync(join(conf, "firewall"), original);
     expect(run(conf).status).toBe(0);
     const once = readFileSync(join(conf, "firewall"), "utf8");
-    expect(once.startsWith(original)).toBe(true);
-    expect(once.slice(original.length)).toBe("\nconfig include 'natnow'\n\toption path '/usr/share/natnow/fw4.include'\n\toption enabled '1'\n");
+    // libuci rewrites the file as uci_export() prints it: each section after
+    // a blank line, one blank line at the end (the original is in that form)
+    expect(original.endsWith("'\n\n")).toBe(true);
+    expect(once).toBe(`${original}config include 'natnow'\n\toption path '/usr/share/natnow/fw4.include'\n\toption enabled '1'\n\n`);
     expect(run(conf).status).toBe(0);
     expect(readFileSync(join(conf, "firewall"), "utf8")).toBe(once);
   });
@@ -138,9 +153,14 @@ describe("the uci-defaults script (with the FAKE uci)", () => {
   });
 });
 
-describe("the init script (with FAKE rc.common and procd functions)", () => {
-  /** Sources the script the way /etc/rc.common does and calls start_service with recording procd_* functions. */
-  function startService(firewallConf: string): string {
+describe("the init script (with FAKE rc.common, functions.sh and procd functions)", () => {
+  /**
+   * Sources the script the way /etc/rc.common does (busybox sh) and calls
+   * `what` with recording procd_* functions and FAKE config_load /
+   * config_get_bool that read like OpenWrt's functions.sh: config_get_bool
+   * takes 1/on/true/yes/enabled and 0/off/false/no/disabled, else the default.
+   */
+  function initScript(firewallConf: string, what: string): string {
     const conf = mkdtempSync(join(dir, "init-"));
     writeFileSync(join(conf, "firewall"), firewallConf);
     const stubs = [
@@ -148,20 +168,72 @@ describe("the init script (with FAKE rc.common and procd functions)", () => {
       "procd_set_param() { echo \"param $*\"; }",
       "procd_close_instance() { echo close; }",
       "procd_add_reload_trigger() { echo \"trigger $*\"; }",
+      "start() { echo start; }",
+      "config_load() { CONFIG_PKG=$1; }",
+      "config_get_bool() {",
+      "  _v=$(uci -q get \"$CONFIG_PKG.$2.$3\") || _v=$4",
+      "  case \"$_v\" in 1|on|true|yes|enabled) _v=1 ;; 0|off|false|no|disabled) _v=0 ;; *) _v=$4 ;; esac",
+      "  eval \"$1=\\$_v\"",
+      "}",
     ].join("\n");
-    const r = spawnSync("sh", ["-c", `${stubs}\n. '${join(FILES, "natnow.init")}'\nstart_service\nservice_triggers`], {
-      encoding: "utf8", env: { ...process.env, PATH: `${fixturePath("bin")}:${process.env.PATH}`, NATNOW_FAKE_UCI: conf, NATNOW_BUNDLE: bundle() },
+    const r = spawnSync("busybox", ["sh", "-c", `${stubs}\n. '${join(FILES, "natnow.init")}'\n${what}`], {
+      encoding: "utf8", env: { ...process.env, PATH: `${fixturePath("bin")}:${process.env.PATH}`, NATNOW_FAKE_UCI: conf, ...fakeUciEnv() },
     });
+    expect(r.stderr).toBe("");
     return r.stdout;
   }
   const base = readFileSync(fixturePath("fw4-examples", "a", "firewall"), "utf8");
-  it("runs natnow daemon under procd with respawn, and reloads on firewall and natnow changes", () => {
-    expect(startService(base + "\nconfig include 'natnow'\n\toption path '/usr/share/natnow/fw4.include'\n\toption enabled '1'\n")).toBe([
-      "open", "param command /usr/bin/natnow daemon", "param respawn 3600 5 5", "param stdout 1", "param stderr 1", "close",
-      "trigger firewall natnow", "",
-    ].join("\n"));
+  const section = (enabled: string) => `${base}\nconfig include 'natnow'\n\toption path '/usr/share/natnow/fw4.include'\n\toption enabled '${enabled}'\n`;
+  const started = [
+    "open", "param command /usr/bin/natnow daemon", "param file /etc/config/natnow", "param pidfile /var/run/natnow/daemon.pid",
+    "param respawn 3600 5 5", "param stdout 1", "param stderr 1", "close", "",
+  ].join("\n");
+  const cases: [string, string, string][] = [
+    ["on", section("1"), started],
+    ["on ('yes')", section("yes"), started],
+    ["on ('enabled')", section("enabled"), started],
+    ["on (no include section: the default)", base, started],
+    ["off ('0')", section("0"), ""],
+    ["off ('off')", section("off"), ""],
+    ["off ('no')", section("no"), ""],
+    ["off ('false')", section("false"), ""],
+    ["off ('disabled')", section("disabled"), ""],
+  ];
+  for (const [name, conf, want] of cases) {
+    it(`the switch ${name}: ${want ? "runs natnow daemon under procd, its pid and policy file with it" : "starts nothing"}`, () => {
+      expect(initScript(conf, "start_service")).toBe(want);
+    });
+  }
+  it("reloads on firewall and natnow changes, and a reload starts again (procd restarts what changed)", () => {
+    expect(initScript(section("1"), "service_triggers\nreload_service")).toBe("trigger firewall natnow\nstart\n");
   });
-  it("starts nothing when the switch is off", () => {
-    expect(startService(base + "\nconfig include 'natnow'\n\toption enabled '0'\n")).toBe("trigger firewall natnow\n");
+});
+
+describe("removing the package (prerm, with the FAKE uci)", () => {
+  function prerm(firewallConf: string): { firewall: string; initd: string; status: number } {
+    const conf = mkdtempSync(join(dir, "prerm-"));
+    writeFileSync(join(conf, "firewall"), firewallConf);
+    const initd = join(conf, "init.d");
+    mkdirSync(initd);
+    writeFileSync(join(initd, "natnow"), `#!/bin/sh\necho "$1" >> "${initd}/calls"\n`);
+    chmodSync(join(initd, "natnow"), 0o755);
+    const r = spawnSync("busybox", ["sh", join(FILES, "natnow.prerm")], {
+      encoding: "utf8",
+      env: { ...process.env, PATH: `${fixturePath("bin")}:${process.env.PATH}`, NATNOW_FAKE_UCI: conf, NATNOW_INITD: initd, ...fakeUciEnv() },
+    });
+    return { firewall: readFileSync(join(conf, "firewall"), "utf8"), initd: readFileSync(join(initd, "calls"), "utf8"), status: r.status ?? -1 };
+  }
+  const base = readFileSync(fixturePath("fw4-examples", "a", "firewall"), "utf8");
+  it("stops the service and removes the include section, nothing else", () => {
+    const r = prerm(`${base}config include 'natnow'\n\toption path '/usr/share/natnow/fw4.include'\n\toption enabled '1'\n\n`);
+    expect(r).toEqual({ firewall: base, initd: "stop\ndisable\n", status: 0 });
+  });
+  it("leaves a config without the section as it is", () => {
+    expect(prerm(base)).toEqual({ firewall: base, initd: "stop\ndisable\n", status: 0 });
+  });
+  it("the package's prerm runs it only on removal", () => {
+    const mk = readFileSync(join(repoRoot, "openwrt-feed", "natnow", "Makefile"), "utf8");
+    expect(mk).toMatch(/define Package\/natnow\/prerm\n#!\/bin\/sh\n\[ -n "\$\$\{IPKG_INSTROOT\}" \] \|\| \[ "\$\$\{PKG_UPGRADE\}" = 1 \] \|\| \/usr\/share\/natnow\/prerm\n/);
+    expect(mk).toMatch(/\$\(INSTALL_BIN\) \.\/files\/natnow\.prerm \$\(1\)\/usr\/share\/natnow\/prerm/);
   });
 });

@@ -40,7 +40,10 @@ describe("the natnow .ipk", () => {
     expect(readFileSync(join(dir, "control", "conffiles"), "utf8")).toBe("/etc/config/natnow\n");
     expect(readFileSync(join(dir, "control", "postinst"), "utf8")).toMatch(/default_postinst "\$0" "\$@"/);
     expect(readFileSync(join(dir, "control", "prerm"), "utf8")).toMatch(/default_prerm "\$0" "\$@"/);
-    for (const s of ["postinst", "prerm"]) expect(statSync(join(dir, "control", s)).mode & 0o777).toBe(0o755);
+    for (const s of ["postinst", "prerm", "prerm-pkg"]) expect(statSync(join(dir, "control", s)).mode & 0o777).toBe(0o755);
+    // the package's own prerm, which default_prerm runs: on removal only, the include section goes
+    expect(readFileSync(join(dir, "control", "prerm-pkg"), "utf8")).toBe(
+      '#!/bin/sh\n[ -n "${IPKG_INSTROOT}" ] || [ "${PKG_UPGRADE}" = 1 ] || /usr/share/natnow/prerm\nexit 0\n');
   });
   it("installs every file with its mode, owned by root", () => {
     const listing = sh("tar", "-tvzf", "data.tar.gz").split("\n").filter((l) => l && !l.startsWith("d"))
@@ -54,6 +57,7 @@ describe("the natnow .ipk", () => {
       "-rwxr-xr-x root/root ./etc/uci-defaults/90-natnow",
       "-rwxr-xr-x root/root ./usr/bin/natnow",
       "-rwxr-xr-x root/root ./usr/libexec/rpcd/natnow",
+      "-rwxr-xr-x root/root ./usr/share/natnow/prerm",
     ]);
     expect(readFileSync(join(dir, "data", "usr/share/natnow/natnow.js"))).toEqual(readFileSync(bundle()));
     expect(readFileSync(join(dir, "data", "etc/init.d/natnow"), "utf8"))

@@ -45,13 +45,15 @@ function renderRuns(runs) {
 			E('th', { 'class': 'th' }, _('Errors'))
 		])
 	].concat(runs.map(function(r) {
+		// what a run could not read (libuci's parse error, ubusd gone) is shown with its errors
+		var problems = r.errors.concat(r.warnings || []);
 		return E('tr', { 'class': 'tr' }, [
 			E('td', { 'class': 'td' }, new Date(r.time).toLocaleString()),
 			E('td', { 'class': 'td' }, r.trigger),
 			E('td', { 'class': 'td' }, r.changes.length ? r.changes.join('; ') : _('none')),
 			E('td', { 'class': 'td' }, counts(r)),
 			E('td', { 'class': 'td' }, _('%d ms').format(r.durationMs)),
-			E('td', { 'class': 'td' }, r.errors.length ? r.errors.join('; ') : _('none'))
+			E('td', { 'class': 'td' }, problems.length ? problems.join('; ') : _('none'))
 		]);
 	})));
 }

@@ -1,0 +1,64 @@
+/** The snapshot's switch and reasons (src/daemon/snapshot.ts), with a FAKE host whose tools answer as the real ones do. */
+import { describe, expect, it } from "vitest";
+import { switchState, takeSnapshot } from "../../src/daemon/snapshot.ts";
+import type { ExecResult, Host } from "../../src/host/host.ts";
+import { utf8Encode } from "../../src/uci/bytes.ts";
+
+const inc = (opts: string, name = " 'natnow'") => `config defaults\n\toption input 'ACCEPT'\n\nconfig include${name}\n${opts}`;
+
+describe("the switch", () => {
+  const cases: [string, string, boolean | null][] = [
+    ["on", inc("\toption path '/usr/share/natnow/fw4.include'\n\toption enabled '1'\n"), true],
+    ["on without an enabled option", inc("\toption path '/usr/share/natnow/fw4.include'\n"), true],
+    ["on: an anonymous include of natnow's path (as LuCI adds it)", inc("\toption path '/usr/share/natnow/fw4.include'\n", ""), true],
+    ["off with 'off'", inc("\toption enabled 'off'\n"), false],
+    ["off with 'disabled'", inc("\toption enabled 'disabled'\n"), false],
+    ["off with 'no'", inc("\toption enabled 'no'\n"), false],
+    ["unknown: another include only", inc("\toption path '/etc/firewall.user'\n", ""), null],
+    ["unknown: a parse error", "config defaults\nfoo bar\n", null],
+  ];
+  for (const [name, text, want] of cases) it(name, () => expect(switchState(utf8Encode(text)).on).toBe(want));
+  it("says why it is unknown", () => {
+    expect(switchState(utf8Encode("config defaults\n")).why).toBe(
+      "no include section 'natnow' (path /usr/share/natnow/fw4.include) in /etc/config/firewall");
+    expect(switchState(utf8Encode("config defaults\nfoo bar\n")).why).toMatch(/^the firewall config does not parse: Parse error/);
+  });
+});
+
+/** A host whose tools answer from a table (argv joined by spaces); anything else is not installed. */
+function host(answers: Record<string, ExecResult>): Host {
+  return {
+    exec: (argv: string[]) => answers[argv.join(" ")] ?? { status: 127, stdout: "", stderr: "" },
+    findProgram: (p: string) => (Object.keys(answers).some((k) => k.startsWith(`${p} `)) ? `/usr/bin/${p}` : null),
+    readFile: () => null,
+  } as unknown as Host;
+}
+const ok = (stdout: string): ExecResult => ({ status: 0, stdout, stderr: "" });
+
+describe("a snapshot says what it could not read, in the tool's own words", () => {
+  const base = { "nft -j list ruleset": ok('{"nftables":[]}'), "ip -j addr": ok("[]"), "ip -j -4 route": ok("[]"), "ip -j -6 route": ok("[]") };
+  it("libuci's parse error (asked without -q, which would silence it)", () => {
+    const s = takeSnapshot(host({
+      ...base,
+      "uci export firewall": { status: 1, stdout: "", stderr: "uci: Parse error (invalid command) at line 3, byte 0\n" },
+      "uci -q export firewall": { status: 1, stdout: "", stderr: "" },
+    }), { fw4StatePath: "/none", policyPath: "/none", router: true });
+    expect(s.switchOn).toBeNull();
+    expect(s.warnings).toEqual([
+      "switch unknown: cannot read the firewall config: uci export firewall failed (status 1): uci: Parse error (invalid command) at line 3, byte 0",
+    ]);
+  });
+  it("ubusd gone, and ip that cannot print JSON (BusyBox)", () => {
+    const s = takeSnapshot(host({
+      ...base,
+      "uci export firewall": ok("package firewall\n\nconfig include 'natnow'\n\toption enabled '1'\n"),
+      "ubus call network.interface dump": { status: 255, stdout: "", stderr: "Failed to connect to ubus\n" },
+      "ip -j addr": { status: 1, stdout: "", stderr: "ip: invalid argument '-j' to 'ip'\n" },
+    }), { fw4StatePath: "/none", policyPath: "/none", router: true });
+    expect(s.switchOn).toBe(true);
+    expect(s.warnings).toEqual([
+      "cannot read the interfaces: ubus call network.interface dump failed (status 255): Failed to connect to ubus",
+      "cannot read the kernel's addresses and routes: ip -j addr failed (status 1): ip: invalid argument '-j' to 'ip'",
+    ]);
+  });
+});
