@@ -64,6 +64,12 @@ export interface Host {
   findProgram(name: string): string | null;
   /** Runs a command to completion (no shell); a missing program gives status 127. */
   exec(argv: string[], opts?: ExecOptions): ExecResult;
+  /**
+   * Runs commands side by side (no input) and waits for all; results in the
+   * order given. What independent table walks are run with (qjs runs them
+   * at once; Node one after the other).
+   */
+  execAll(argvs: readonly string[][]): ExecResult[];
   /** Starts a command and calls `onLine` for each line it prints, `onExit` when it ends. */
   spawnLines(argv: string[], onLine: (line: string) => void, onExit: (status: number) => void): LineStream;
   /** Calls `fn` once after `ms` milliseconds. */

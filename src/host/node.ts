@@ -107,6 +107,10 @@ export async function createNodeHost(): Promise<Host> {
       const status = r.status ?? -(r.signal ? (({ SIGKILL: 9, SIGTERM: 15 }) as Record<string, number>)[r.signal] ?? 1 : 1);
       return { status, stdout: r.stdout, stderr: r.stderr };
     },
+    execAll(argvs) {
+      // Node's synchronous spawn runs one at a time
+      return argvs.map((argv) => host.exec(argv));
+    },
     spawnLines(argv, onLine, onExit): LineStream {
       const prog = host.findProgram(argv[0]);
       let stopped = false;

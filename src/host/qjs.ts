@@ -147,6 +147,53 @@ export function createQjsHost(): Host {
 
   const tmpName = (hint: string) => `/tmp/.natnow.${os.getpid()}.${tmpCounter++}.${hint}`;
 
+  /**
+   * Starts a command with its output going to temporary files, not pipes (a
+   * command printing more than a pipe holds can never block on us): its
+   * result when it could not start or `block` ran it to the end, else a
+   * `finish` that waits for it and reads what it printed.
+   */
+  const start = (argv: string[], input: string | undefined, block: boolean): ExecResult | { finish(): ExecResult } => {
+    const prog = host.findProgram(argv[0]);
+    if (!prog) return { status: 127, stdout: "", stderr: `cannot run '${argv[0]}': not found\n` };
+    const names = [tmpName("in"), tmpName("out"), tmpName("err")];
+    const fds = names.map((n) => os.open(n, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600));
+    const cleanup = () => {
+      for (const fd of fds) if (fd >= 0) os.close(fd);
+      for (const n of names) os.remove(n);
+    };
+    if (fds.some((fd) => fd < 0)) {
+      cleanup();
+      return { status: 127, stdout: "", stderr: `cannot run '${argv[0]}': no temporary file\n` };
+    }
+    if (input !== undefined) {
+      writeAll(fds[0], utf8Encode(input));
+      os.close(fds[0]);
+      fds[0] = os.open(names[0], os.O_RDONLY);
+    }
+    const text = (i: number) => {
+      os.close(fds[i]);
+      fds[i] = os.open(names[i], os.O_RDONLY);
+      return utf8Decode(readFd(fds[i]));
+    };
+    const opts = { block, usePath: false, stdin: fds[0], stdout: fds[1], stderr: fds[2] };
+    const ret = os.exec([prog, ...argv.slice(1)], opts);
+    const finish = (status: number): ExecResult => {
+      try {
+        return { status, stdout: text(1), stderr: text(2) };
+      } finally {
+        cleanup();
+      }
+    };
+    if (block) return finish(ret);
+    return {
+      finish() {
+        const [pid, st] = os.waitpid(ret, 0);
+        return finish(pid < 0 ? 127 : exitStatus(st));
+      },
+    };
+  };
+
   const host: Host = {
     kind: "qjs",
     args: () => (g.scriptArgs ?? []).slice(1),
@@ -235,38 +282,12 @@ export function createQjsHost(): Host {
       return null;
     },
     exec(argv: string[], opts: ExecOptions = {}): ExecResult {
-      const prog = host.findProgram(argv[0]);
-      if (!prog) return { status: 127, stdout: "", stderr: `cannot run '${argv[0]}': not found\n` };
-      // output goes to temporary files, not pipes: a command printing more
-      // than a pipe holds can never block on us
-      const names = [tmpName("in"), tmpName("out"), tmpName("err")];
-      const fds = names.map((n) => os.open(n, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600));
-      try {
-        if (fds.some((fd) => fd < 0)) {
-          return { status: 127, stdout: "", stderr: `cannot run '${argv[0]}': no temporary file\n` };
-        }
-        if (opts.input !== undefined) {
-          writeAll(fds[0], utf8Encode(opts.input));
-          os.close(fds[0]);
-          fds[0] = os.open(names[0], os.O_RDONLY);
-        }
-        const status = os.exec([prog, ...argv.slice(1)], {
-          block: true,
-          usePath: false,
-          stdin: fds[0],
-          stdout: fds[1],
-          stderr: fds[2],
-        });
-        const text = (i: number) => {
-          os.close(fds[i]);
-          fds[i] = os.open(names[i], os.O_RDONLY);
-          return utf8Decode(readFd(fds[i]));
-        };
-        return { status, stdout: text(1), stderr: text(2) };
-      } finally {
-        for (const fd of fds) if (fd >= 0) os.close(fd);
-        for (const n of names) os.remove(n);
-      }
+      const run = start(argv, opts.input, true);
+      return "status" in run ? run : run.finish();
+    },
+    execAll(argvs) {
+      const runs = argvs.map((argv) => start(argv, undefined, false));
+      return runs.map((run) => ("status" in run ? run : run.finish()));
     },
     spawnLines(argv, onLine, onExit): LineStream {
       const prog = host.findProgram(argv[0]);

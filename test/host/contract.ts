@@ -114,6 +114,12 @@ export const contractCases: ContractCase[] = [
   },
   { name: "exec reports a signal as its negative number", run: (h) => h.exec(["sh", "-c", "kill -9 $$"]).status, expect: -9 },
   {
+    name: "execAll runs every command and answers in the order given",
+    run: (h) => h.execAll([["sh", "-c", "sleep 0.2; echo slow"], ["sh", "-c", "echo fast >&2; exit 4"], ["natnow-no-such-program"], ["seq", "1", "50000"]])
+      .map((r) => [r.status, r.stdout.length > 20 ? r.stdout.split("\n").length : r.stdout, r.stderr.slice(0, 30)]),
+    expect: [[0, "slow\n", ""], [4, "", "fast\n"], [127, "", "cannot run 'natnow-no-such-pro"], [0, 50001, ""]],
+  },
+  {
     name: "findProgram looks in PATH",
     run: (h) => [h.findProgram("sh") !== null, h.findProgram("natnow-no-such-program"), h.findProgram("/bin/sh")],
     expect: [true, null, "/bin/sh"],
