@@ -14,6 +14,11 @@
  * to the original source, otherwise (masquerade) RSRC grows with OSRC
  * instead so that reply tuples stay unique. STATUS is the ctnetlink status word (decimal), TIMEOUT in
  * seconds. Prints "created N failed M" and exits 1 when any failed.
+ *
+ * An entry whose reply tuple is not the original one inverted is created
+ * the way the kernel makes NATed entries: the inverted tuple as the reply,
+ * with CTA_NAT_DST (reply source RSRC:RSPORT) and CTA_NAT_SRC (reply
+ * destination RDST), so the kernel sets it up with its NAT status bits.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -127,6 +132,23 @@ static void flush(void)
 	drain(0);
 }
 
+/* a NAT setup: one address, and one port when port is not 0 (network order) */
+static void nat(uint16_t type, uint32_t ip, uint16_t port)
+{
+	struct nlattr *n = attr_start(type | NLA_F_NESTED);
+
+	attr(CTA_NAT_V4_MINIP, &ip, 4);
+	attr(CTA_NAT_V4_MAXIP, &ip, 4);
+	if (port) {
+		struct nlattr *p = attr_start(CTA_NAT_PROTO | NLA_F_NESTED);
+
+		attr(CTA_PROTONAT_PORT_MIN, &port, 2);
+		attr(CTA_PROTONAT_PORT_MAX, &port, 2);
+		attr_end(p);
+	}
+	attr_end(n);
+}
+
 static void entry(uint8_t proto, uint32_t os, uint32_t od, uint16_t sp,
 		  uint16_t dp, uint32_t rs, uint32_t rd, uint16_t rsp,
 		  uint32_t status, uint32_t timeout)
@@ -144,7 +166,11 @@ static void entry(uint8_t proto, uint32_t os, uint32_t od, uint16_t sp,
 	g->nfgen_family = AF_INET;
 	g->version = NFNETLINK_V0;
 	tuple(CTA_TUPLE_ORIG, os, od, proto, sp, dp);
-	tuple(CTA_TUPLE_REPLY, rs, rd, proto, rsp, sp);
+	tuple(CTA_TUPLE_REPLY, od, os, proto, dp, sp);
+	if (rs != od || rsp != dp)
+		nat(CTA_NAT_DST, rs, htons(rsp));
+	if (rd != os)
+		nat(CTA_NAT_SRC, rd, 0);
 	status = htonl(status);
 	timeout = htonl(timeout);
 	attr(CTA_STATUS, &status, 4);

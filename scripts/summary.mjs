@@ -2,6 +2,8 @@
 // Prints the closing line of a test run: vitest JSON reports and other
 // suites' {"passed","failed"} summaries (a missing one is a failure, unless
 // its suite was skipped on purpose with NATNOW_SKIP_KMOD / NATNOW_SKIP_E2E).
+// Skipped tests (no root, no chromium, ...) are counted and make the run
+// fail: a suite that did not run is not green.
 import { existsSync, readFileSync } from "node:fs";
 
 let passed = 0, failed = 0, skipped = 0;
@@ -30,5 +32,6 @@ for (const f of process.argv.slice(2)) {
     failed += 1;
   }
 }
-console.log(`tests: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`);
-process.exit(failed ? 1 : 0);
+console.log(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
+if (skipped) console.error("summary: skipped tests did not run: this run is not green");
+process.exit(failed || skipped ? 1 : 0);

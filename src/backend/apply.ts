@@ -4,6 +4,7 @@ import type { Host } from "../host/host.ts";
 import type { Policy } from "../plan/policy.ts";
 import type { Selector } from "../plan/selector.ts";
 import { applyConntrack } from "./conntrack.ts";
+import { holdSetsInRuleset } from "./holds.ts";
 import { applyKmod } from "./kmod.ts";
 import { applyProcfs } from "./procfs.ts";
 import { type BackendName, type BackendResult } from "./result.ts";
@@ -20,6 +21,8 @@ export interface ApplyContext {
   /** The router's own addresses (procfs never deletes by them). */
   routerAddresses: readonly string[];
   dryRun: boolean;
+  /** The live ruleset (`nft -j` text) the plan was made from: the conntrack backend reads its holds there. */
+  ruleset?: string;
   /** Kernel file paths, for tests. */
   paths?: { kmod?: string; procfs?: string };
 }
@@ -30,7 +33,10 @@ export function applyWith(host: Host, backend: BackendName, selectors: readonly 
     case "kmod":
       return applyKmod(host, selectors, { ttl: ctx.policy.kmodTtl, dryRun: ctx.dryRun, path: ctx.paths?.kmod });
     case "conntrack":
-      return applyConntrack(host, selectors, { holdMs: HOLD_MS, tombstoneMs: TOMBSTONE_MS, dryRun: ctx.dryRun });
+      return applyConntrack(host, selectors, {
+        holdMs: HOLD_MS, tombstoneMs: TOMBSTONE_MS, dryRun: ctx.dryRun,
+        holds: ctx.ruleset === undefined ? undefined : holdSetsInRuleset(ctx.ruleset),
+      });
     case "procfs":
       return applyProcfs(host, selectors, {
         collateral: ctx.policy.procfsCollateral, routerAddresses: ctx.routerAddresses, dryRun: ctx.dryRun,

@@ -1,30 +1,38 @@
 /**
- * The conntrack-tools backend.
+ * The conntrack-tools backend. Every `conntrack -L` and `-D` of
+ * conntrack-tools (1.4.7 and 1.4.8) walks the whole table in userspace
+ * (≈0.25 s at 100k entries); each line of its batch mode (`-R`) too. So
+ * the backend counts walks:
  *
- * 1. Dump each family the plan concerns (`conntrack -L -o extended,id`,
- *    narrowed in the kernel by protocol and port when every selector shares
- *    them) and choose flows with the planner's own matcher.
- * 2. Hold the reply tuples of flows about to be revoked in an nft set, so
- *    the old peer cannot re-create a reversed entry that pins the client.
+ * 0. Revoke selectors with a wide filter the rulesets prove exact
+ *    (plan/wide.ts) are deleted by it: one `-D` per filter, side by side,
+ *    no dump. What it printed is what it deleted; their holds are
+ *    installed from that.
+ * 1. For the others, dump each family the plan concerns (`conntrack -L -o
+ *    extended,id`, narrowed by fields every selector shares, and by the
+ *    kernel to never-replied entries when that is all the plan wants) and
+ *    choose flows with the planner's own matcher.
+ * 2. Hold the reply tuples of flows about to be revoked in an nft set
+ *    (holds.ts), so the old peer cannot re-create a reversed entry that
+ *    pins the client.
  * 3. Delete the chosen flows in as few `conntrack -D` runs as the dump
- *    allows. Every `-D` of conntrack-tools 1.4.7 walks the whole table
- *    (≈2 s at 1M entries), each line of its batch mode (`-R`) too, so one
- *    delete per flow does not scale: flows are grouped under the coarsest
- *    `-D` filter that the dump shows matches only chosen flows, down to the
- *    full tuple.
+ *    allows: flows are grouped under the coarsest `-D` filter that the dump
+ *    shows matches only chosen flows, down to the full tuple.
  * 4. Read what each `-D` printed: chosen flows it did not list were already
  *    gone; anything it listed that was not chosen (an entry created after
  *    the dump) is counted as collateral.
- * The holds of step 2 outlive the client's last packet for revoked forwards
- * that no added rule takes over (see holdSets).
+ * A `-D -u UNREPLIED` would delete replied entries too (the status filter
+ * reaches the kernel only with -L): never-replied is decided from the dump.
  */
 
-import { type Flow, flowMatches, selectorMatches } from "../conntrack/flow.ts";
+import { type Flow, selectorMatches } from "../conntrack/flow.ts";
 import { parseTable } from "../conntrack/parse.ts";
 import type { Host } from "../host/host.ts";
 import type { AddrMatch, PortMatch } from "../net/match.ts";
 import { formatIp, parsePrefix } from "../net/ip.ts";
-import { ANY_ADDR, ANY_PORT, PORT_PROTOS, protoName, type Selector } from "../plan/selector.ts";
+import { PORT_PROTOS, type Selector, type WideFilter } from "../plan/selector.ts";
+import { wideKey } from "../plan/wide.ts";
+import { installHolds, needsTombstone } from "./holds.ts";
 import { type BackendResult, emptyResult } from "./result.ts";
 
 /** A flow chosen for an action. */
@@ -197,13 +205,18 @@ function singleValues(s: Selector): Map<string, string> {
 }
 
 /**
- * `conntrack -L` arguments for one family, narrowed (in the kernel, where
- * it filters dumps) by every field on which all the family's selectors
- * name the same single value: one walk of the table, few lines to read.
+ * `conntrack -L` arguments for one family, narrowed by every field on which
+ * all the family's selectors name the same single value. conntrack-tools
+ * (1.4.7, 1.4.8) filters those in userspace: the kernel still sends the
+ * whole table, but few lines are printed and read. When every selector
+ * wants never-replied entries only, `-u UNREPLIED` has the kernel itself
+ * send only those (a dump filter; -D ignores it, so it is used with -L only).
  */
 export function listArgs(family: 4 | 6, selectors: readonly Selector[]): string[] {
   const args = ["conntrack", "-L", "-f", `ipv${family}`, "-o", "extended,id"];
-  const maps = selectors.filter((s) => s.family === family).map(singleValues);
+  const mine = selectors.filter((s) => s.family === family);
+  if (mine.length && mine.every((s) => s.replied === false)) args.push("-u", "UNREPLIED");
+  const maps = mine.map(singleValues);
   if (!maps.length) return args;
   const common = [...maps[0]].filter(([opt, v]) => maps.every((m) => m.get(opt) === v));
   // port options need the protocol (conntrack refuses them alone)
@@ -212,131 +225,19 @@ export function listArgs(family: 4 | 6, selectors: readonly Selector[]): string[
   return args;
 }
 
-/** The nft table that holds revoked flows' old peers off. */
-export const HOLD_TABLE = "natnow_hold";
-
 /**
- * Revoked flows' holds, one nft set per old peer (address, port): the
- * places its packets went (the reply tuple's destination). A new entry from
- * the old peer to one of them is refused, so its next packet cannot create
- * a reversed entry that pins the client again. A `refresh` set is for a
- * forward that is gone: the client's own packets keep its element alive,
- * so the hold lasts as long as the client sends, and then the set's
- * timeout more (what a tombstone entry in conntrack would do, in one nft
- * command instead of a process per flow).
+ * `conntrack -D` arguments for a wide filter (plan/wide.ts): every
+ * destination (source) NATed entry whose reply source is H:P, in one walk
+ * and no dump.
  */
-export interface HoldSet {
-  name: string;
-  family: 4 | 6;
-  proto: number;
-  addr: string;
-  port: number;
-  refresh: boolean;
-  /** Address and port the old peer sent to, with how long (ms) to hold it. */
-  elements: { addr: string; port: number; ms: number }[];
+export function wideDeleteArgs(w: WideFilter): string[] {
+  return ["conntrack", "-D", "-f", `ipv${w.family}`, "-p", String(w.proto), "-r", w.replySrc,
+    "--reply-port-src", String(w.replySport), w.nat === "dst" ? "--dst-nat" : "--src-nat", "-o", "extended,id"];
 }
 
-/** A hold set's name: everything its rules need, so a later run can rebuild them from the name alone. */
-export function holdSetName(refresh: boolean, family: 4 | 6, proto: number, addr: string, port: number): string {
-  return `${refresh ? "t" : "h"}${family}_${proto}_${addr.replace(/[.:]/g, "_")}_${port}`;
-}
-
-/** Reads a hold set's name back; null when it is not one of natnow's. */
-export function parseHoldSetName(name: string): Omit<HoldSet, "elements"> | null {
-  const m = /^([th])([46])_([0-9]{1,3})_([0-9a-f_]+)_([0-9]{1,5})$/.exec(name);
-  if (!m) return null;
-  const family = m[2] === "4" ? 4 : 6;
-  return {
-    name, family, refresh: m[1] === "t", proto: Number(m[3]), port: Number(m[5]),
-    addr: m[4].replace(/_/g, family === 4 ? "." : ":"),
-  };
-}
-
-/** Groups revoked flows into hold sets; `refreshMs` for flows whose forward is gone, `holdMs` for the others. */
-export function holdSets(
-  flows: readonly { flow: Flow; refresh: boolean }[], holdMs: number, refreshMs: number,
-): HoldSet[] {
-  const sets = new Map<string, HoldSet>();
-  for (const { flow: f, refresh } of flows) {
-    if (f.reply.sport === null || f.reply.dport === null || PORT_PROTOS.indexOf(f.proto) < 0) continue;
-    const addr = formatIp(f.reply.src);
-    const name = holdSetName(refresh, f.family, f.proto, addr, f.reply.sport);
-    let set = sets.get(name);
-    if (!set) {
-      set = { name, family: f.family, proto: f.proto, addr, port: f.reply.sport, refresh, elements: [] };
-      sets.set(name, set);
-    }
-    set.elements.push({ addr: formatIp(f.reply.dst), port: f.reply.dport, ms: refresh ? refreshMs : holdMs });
-  }
-  return [...sets.values()];
-}
-
-/** The names of natnow's hold sets in an `nft list table inet natnow_hold` listing, and which are empty. */
-export function listedHoldSets(listing: string): { name: string; empty: boolean }[] {
-  const out: { name: string; empty: boolean }[] = [];
-  const re = /\bset ([A-Za-z0-9_]+) \{([^}]*)\}/g;
-  for (let m = re.exec(listing); m; m = re.exec(listing)) {
-    if (parseHoldSetName(m[1])) out.push({ name: m[1], empty: m[2].indexOf("elements") < 0 });
-  }
-  return out;
-}
-
-/**
- * The nft script that adds the new holds. The base chains are rebuilt for
- * every set (those of earlier runs keep their elements and their rules);
- * earlier sets that have emptied are deleted.
- */
-export function holdScript(sets: readonly HoldSet[], existing: readonly { name: string; empty: boolean }[], refreshMs: number): string | null {
-  if (!sets.length) return null;
-  const T = `inet ${HOLD_TABLE}`;
-  const fresh = new Set(sets.map((s) => s.name));
-  const keep = existing.filter((e) => !e.empty || fresh.has(e.name)).map((e) => e.name);
-  const all = [...new Set([...keep, ...fresh])].map(parseHoldSetName).filter((x) => x !== null);
-  const lines = [
-    `table ${T} {`,
-    "  chain pre { type filter hook prerouting priority -150; policy accept; }",
-    "  chain out { type filter hook output priority -150; policy accept; }",
-    "}",
-    `flush chain ${T} pre`,
-    `flush chain ${T} out`,
-  ];
-  for (const e of existing) if (e.empty && !fresh.has(e.name)) lines.push(`delete set ${T} ${e.name}`);
-  for (const s of sets) {
-    lines.push(`add set ${T} ${s.name} { type inet_proto . ipv${s.family}_addr . inet_service; flags dynamic,timeout; size 65535; }`);
-  }
-  for (const s of all) {
-    const ip = s.family === 4 ? "ip" : "ip6";
-    const block = `ct state new meta l4proto ${s.proto} ${ip} saddr ${s.addr} th sport ${s.port} ` +
-      `meta l4proto . ${ip} daddr . th dport @${s.name} counter drop`;
-    lines.push(`add rule ${T} pre ${block}`, `add rule ${T} out ${block}`);
-    if (s.refresh) {
-      lines.push(`add rule ${T} pre meta l4proto . ${ip} saddr . th sport @${s.name} ` +
-        `update @${s.name} { meta l4proto . ${ip} saddr . th sport timeout ${refreshMs}ms }`);
-    }
-  }
-  for (const s of sets) {
-    const el = s.elements.map((e) => `${protoName(s.proto)} . ${e.addr} . ${e.port} timeout ${e.ms}ms`);
-    lines.push(`add element ${T} ${s.name} { ${el.join(", ")} }`);
-  }
-  return lines.join("\n") + "\n";
-}
-
-/**
- * Whether a revoked flow's forward is gone for its client: no added rule
- * (a renew selector's original-direction fields) translates the client's
- * tuple again. Then its hold lasts as long as the client keeps sending:
- * behind fw4's rejecting input the client's own new entries never get
- * confirmed, so nothing else would keep the old peer from pinning it.
- */
-export function needsTombstone(f: Flow, selectors: readonly Selector[]): boolean {
-  const asNew = { ...f, replied: false, dnat: false, snat: false };
-  return !selectors.some((s) =>
-    s.action === "renew" &&
-    flowMatches({
-      ...s, replySrc: ANY_ADDR, replyDst: ANY_ADDR, replySport: ANY_PORT, replyDport: ANY_PORT,
-      dnat: null, snat: null, replied: null,
-    }, asNew)
-  );
+/** Whether `conntrack -D` failed, not just found nothing (it exits 1 after deleting none). */
+function deleteFailed(r: { status: number; stderr: string }): boolean {
+  return r.status !== 0 && !/\b0 flow entries have been deleted/.test(r.stderr);
 }
 
 /** How the conntrack backend runs. */
@@ -347,6 +248,8 @@ export interface ConntrackOptions {
   tombstoneMs: number;
   /** Only report what would be done. */
   dryRun?: boolean;
+  /** natnow's hold sets as the run's snapshot shows them (holds.ts); undefined or null: list them with nft. */
+  holds?: readonly { name: string; empty: boolean }[] | null;
 }
 
 /** Runs the selectors against the live table with conntrack-tools. */
@@ -357,11 +260,49 @@ export function applyConntrack(host: Host, selectors: readonly Selector[], opts:
     result.errors.push("conntrack-tools is not installed (the conntrack command is missing)");
     return result;
   }
+  const refresh = (f: Flow) => opts.tombstoneMs > 0 && f.dnat && needsTombstone(f, selectors);
+  // 1. selectors with a proven wide filter: one -D each, what it printed is what it deleted
+  const wide = opts.dryRun ? [] : selectors.filter((s) => s.wide !== undefined);
+  const filters = new Map(wide.map((s) => [wideKey(s.wide as WideFilter), s.wide as WideFilter]));
+  const wideRevokes: { flow: Flow; refresh: boolean }[] = [];
+  // each -D walks the table: independent walks run side by side
+  const argvs = [...filters.values()].map(wideDeleteArgs);
+  const results = host.execAll(argvs);
+  for (let i = 0; i < argvs.length; i++) {
+    const [argv, r] = [argvs[i], results[i]];
+    if (deleteFailed(r)) {
+      result.errors.push(`${argv.join(" ")} failed (status ${r.status}): ${r.stderr.trim()}`);
+      continue;
+    }
+    for (const f of parseTable(r.stdout).flows) {
+      const s = selectors.find((x) => selectorMatches(x, f));
+      if (!s) {
+        result.collateral++;
+        continue;
+      }
+      result.matched++;
+      if (s.action === "renew") result.renewed++;
+      else {
+        result.revoked++;
+        wideRevokes.push({ flow: f, refresh: refresh(f) });
+      }
+    }
+  }
+  const heldWide = installHolds(host, wideRevokes, opts.holdMs, opts.tombstoneMs, opts.holds);
+  if (heldWide) result.errors.push(heldWide);
+  const rest = selectors.filter((s) => wide.indexOf(s) < 0);
+  if (!rest.length) return result;
+
+  // 2. the others: dump, choose, hold, delete in groups
   const flows: Flow[] = [];
   for (const fam of [4, 6] as const) {
-    if (!selectors.some((s) => s.family === fam)) continue;
-    const argv = listArgs(fam, selectors);
-    const r = host.exec(argv);
+    if (!rest.some((s) => s.family === fam)) continue;
+    const argv = listArgs(fam, rest);
+    let r = host.exec(argv);
+    if (r.status !== 0 && argv.indexOf("UNREPLIED") >= 0) {
+      // a kernel without the status dump filter: the whole table, filtered here
+      r = host.exec(argv.filter((a, i) => a !== "-u" && argv[i - 1] !== "-u"));
+    }
     if (r.status !== 0) {
       result.errors.push(`${argv.join(" ")} failed (status ${r.status}): ${r.stderr.trim()}`);
       return result;
@@ -370,28 +311,20 @@ export function applyConntrack(host: Host, selectors: readonly Selector[], opts:
     flows.push(...t.flows);
     for (const p of t.problems.slice(0, 5)) result.errors.push(`conntrack -L line ${p.line} unread: ${p.reason}`);
   }
-  const chosen = choose(flows, selectors);
-  result.matched = chosen.length;
+  const chosen = choose(flows, rest);
+  result.matched += chosen.length;
   if (opts.dryRun || !chosen.length) return result;
 
   const action = new Map(chosen.map((c) => [flowKey(c.flow), c]));
-  const revokes = chosen.filter((c) => c.selector.action === "revoke").map((c) => ({
-    flow: c.flow, refresh: opts.tombstoneMs > 0 && c.flow.dnat && needsTombstone(c.flow, selectors),
-  }));
-  const sets = opts.holdMs > 0 ? holdSets(revokes, opts.holdMs, opts.tombstoneMs) : [];
-  if (sets.length && !host.findProgram("nft")) {
-    result.errors.push("nft is missing: revoked flows are not held against their old peer");
-  } else if (sets.length) {
-    const listing = host.exec(["nft", "list", "table", "inet", HOLD_TABLE]);
-    const script = holdScript(sets, listing.status === 0 ? listedHoldSets(listing.stdout) : [], opts.tombstoneMs);
-    const r = host.exec(["nft", "-f", "-"], { input: script ?? "" });
-    if (r.status !== 0) result.errors.push(`nft hold failed: ${r.stderr.trim()}`);
-  }
+  const revokes = chosen.filter((c) => c.selector.action === "revoke").map((c) => ({ flow: c.flow, refresh: refresh(c.flow) }));
+  // after the wide filters' holds the snapshot's list is out of date: list again
+  const held = installHolds(host, revokes, opts.holdMs, opts.tombstoneMs, wideRevokes.length ? null : opts.holds);
+  if (held) result.errors.push(held);
 
   const deleted = new Set<string>();
   for (const g of deleteGroups(flows, new Set(chosen.map((c) => c.flow)))) {
     const r = host.exec(deleteArgs(g.filter));
-    if (r.status !== 0 && !/\b0 flow entries have been deleted/.test(r.stderr)) {
+    if (deleteFailed(r)) {
       result.failed += g.flows.length;
       if (result.errors.length < 20) result.errors.push(`conntrack -D failed (status ${r.status}): ${r.stderr.trim()}`);
       for (const f of g.flows) deleted.add(flowKey(f)); // not gone: failed

@@ -159,7 +159,9 @@ export function runOnce(host: Host, req: RunRequest): RunOutcome {
     code = EXIT_UNAVAILABLE;
   } else {
     const routerAddresses = [...model.networks.flatMap((n) => n.addresses), ...model.zones.flatMap((z) => z.addresses)];
-    result = applyWith(host, detection.backend, plan.selectors, { policy, routerAddresses, dryRun });
+    result = applyWith(host, detection.backend, plan.selectors, {
+      policy, routerAddresses, dryRun, ruleset: req.snapshot.live ? req.snapshot.input.ruleset : undefined,
+    });
     lines.push(`${dryRun ? "would reset: " : ""}${formatCounts(result)} in ${Math.round(host.now() - started)} ms`);
     for (const c of dryRun ? result.commands : []) lines.push(`  ${c}`);
     run.errors.push(...result.errors);

@@ -32,6 +32,8 @@ export interface Snapshot {
   input: Omit<LiveInput, "previous" | "boot" | "pending">;
   /** Why the ruleset could not be read (nothing is planned then). */
   error: string | null;
+  /** Whether the ruleset is the kernel's own (read with nft now), not a file. */
+  live: boolean;
   /** The switch (`firewall.natnow.enabled`): true, false, or null when the config does not say. */
   switchOn: boolean | null;
   /** Why the switch is unknown. */
@@ -90,37 +92,45 @@ export function takeSnapshot(host: Host, src: SnapshotSources): Snapshot {
   let error: string | null = null;
   const warnings: string[] = [];
 
+  // the tools' reads are independent: run side by side
+  const NFT = ["nft", "-j", "list", "ruleset"];
+  const UBUS = ["ubus", "call", "network.interface", "dump"];
+  const IP = [["ip", "-j", "addr"], ["ip", "-j", "-4", "route"], ["ip", "-j", "-6", "route"]];
+  const UCI = ["uci", "export", "firewall"];
+  const argvs = [...IP];
+  if (!src.rulesetFile) argvs.push(NFT);
+  if (!src.interfacesFile && src.router) argvs.push(UBUS);
+  if (!src.configFile && src.router) argvs.push(UCI);
+  const results = host.execAll(argvs);
+  const result = (argv: string[]) => results[argvs.indexOf(argv)];
+
   let ruleset = "";
   if (src.rulesetFile) {
     const b = file(src.rulesetFile);
     if (b === null) error = `cannot read the ruleset file '${src.rulesetFile}'`;
     else ruleset = utf8Decode(b);
   } else {
-    const argv = ["nft", "-j", "list", "ruleset"];
-    const r = host.exec(argv);
-    if (r.status !== 0) error = `cannot read the live ruleset: ${failure(argv, r)}`;
+    const r = result(NFT);
+    if (r.status !== 0) error = `cannot read the live ruleset: ${failure(NFT, r)}`;
     else ruleset = r.stdout;
   }
 
   let interfaces: string | null = null;
   if (src.interfacesFile) interfaces = text(file(src.interfacesFile));
   else if (src.router) {
-    const argv = ["ubus", "call", "network.interface", "dump"];
-    const r = host.exec(argv);
+    const r = result(UBUS);
     if (r.status === 0) interfaces = r.stdout;
-    else if (host.findProgram("ubus") !== null) warnings.push(`cannot read the interfaces: ${failure(argv, r)}`);
+    else if (r.status !== 127) warnings.push(`cannot read the interfaces: ${failure(UBUS, r)}`);
   }
 
-  const addr = host.exec(["ip", "-j", "addr"]);
-  const r4 = host.exec(["ip", "-j", "-4", "route"]);
-  const r6 = host.exec(["ip", "-j", "-6", "route"]);
+  const [addr, r4, r6] = IP.map(result);
   const kernel = addr.status === 0 && r4.status === 0 && r6.status === 0
     ? { addr: addr.stdout, routes: [r4.stdout, r6.stdout] }
     : null;
   // ip is optional on OpenWrt (netifd's facts come first); one that fails is said
   if (kernel === null && addr.status !== 127) {
-    const [argv, r] = addr.status !== 0 ? [["ip", "-j", "addr"], addr] : [["ip", "-j", "route"], r4.status !== 0 ? r4 : r6];
-    warnings.push(`cannot read the kernel's addresses and routes: ${failure(argv, r)}`);
+    const bad = IP.find((a) => result(a).status !== 0) as string[];
+    warnings.push(`cannot read the kernel's addresses and routes: ${failure(bad, result(bad))}`);
   }
 
   let config: Uint8Array | null = null;
@@ -128,9 +138,9 @@ export function takeSnapshot(host: Host, src: SnapshotSources): Snapshot {
   let switchWhy = "no firewall config was read";
   if (src.configFile) config = file(src.configFile);
   else if (src.router) {
-    const x = exportFirewall(host);
-    config = x.config;
-    if (config === null) switchWhy = `cannot read the firewall config: ${x.error}`;
+    const r = result(UCI);
+    if (r.status === 0) config = utf8Encode(r.stdout);
+    else switchWhy = `cannot read the firewall config: ${failure(UCI, r)}`;
   }
   if (config !== null) {
     const s = switchState(config);
@@ -150,6 +160,7 @@ export function takeSnapshot(host: Host, src: SnapshotSources): Snapshot {
       config,
     },
     error,
+    live: !src.rulesetFile,
     switchOn,
     switchWhy,
     warnings,

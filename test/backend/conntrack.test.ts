@@ -1,19 +1,7 @@
 /** The conntrack-tools backend: its pure parts, then real conntrack entries in a network namespace (root). */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFileSync, spawnSync } from "node:child_process";
-import {
-  applyConntrack,
-  deleteArgs,
-  deleteGroups,
-  filterKey,
-  holdScript,
-  holdSetName,
-  holdSets,
-  listArgs,
-  listedHoldSets,
-  needsTombstone,
-  parseHoldSetName,
-} from "../../src/backend/conntrack.ts";
+import { applyConntrack, deleteArgs, deleteGroups, filterKey, listArgs } from "../../src/backend/conntrack.ts";
 import { parseTable } from "../../src/conntrack/parse.ts";
 import type { Flow } from "../../src/conntrack/flow.ts";
 import { createNodeHost } from "../../src/host/node.ts";
@@ -122,63 +110,13 @@ describe("conntrack -L narrowing", () => {
   for (const c of cases) it(c.name, () => expect(listArgs(4, c.selectors)).toEqual(c.want));
 });
 
-describe("holds", () => {
-  const v6 = flow(
-    "ipv6     10 udp      17 29 src=2001:db8:19::2 dst=2001:db8:19::1 sport=4000 dport=5060 src=2001:db8:1::20 dst=2001:db8:19::2 sport=5060 dport=4000 mark=0 zone=3 use=1 id=9",
-  );
-  const a = fwd("198.19.5.1", 4000, 5060, "198.18.1.20");
-  const b = fwd("198.19.5.2", 4001, 5060, "198.18.1.20");
-  it("set names carry what the rules need, and read back", () => {
-    const cases: [boolean, 4 | 6, number, string, number, string][] = [
-      [true, 4, 17, "198.18.1.20", 5060, "t4_17_198_18_1_20_5060"],
-      [false, 6, 6, "2001:db8:1::20", 80, "h6_6_2001_db8_1__20_80"],
-    ];
-    for (const [refresh, family, proto, addr, port, name] of cases) {
-      expect(holdSetName(refresh, family, proto, addr, port)).toBe(name);
-      expect(parseHoldSetName(name)).toEqual({ name, refresh, family, proto, addr, port });
-    }
-    expect(parseHoldSetName("other_set")).toBeNull();
-  });
-  it("one set per old peer; forwards that are gone refresh, moved ones only hold", () => {
-    const sets = holdSets([{ flow: a, refresh: true }, { flow: b, refresh: true }, { flow: v6, refresh: false }], 2000, 30000);
-    expect(sets.map((x) => [x.name, x.elements])).toEqual([
-      ["t4_17_198_18_1_20_5060", [{ addr: "198.19.5.1", port: 4000, ms: 30000 }, { addr: "198.19.5.2", port: 4001, ms: 30000 }]],
-      ["h6_17_2001_db8_1__20_5060", [{ addr: "2001:db8:19::2", port: 4000, ms: 2000 }]],
-    ]);
-  });
-  it("the script rebuilds rules for earlier sets, deletes emptied ones, adds the elements", () => {
-    const sets = holdSets([{ flow: a, refresh: true }], 2000, 30000);
-    const script = holdScript(sets, [{ name: "h4_17_198_18_1_30_5060", empty: false }, { name: "h4_6_198_18_1_40_80", empty: true }], 30000) ?? "";
-    const lines = script.split("\n");
-    expect(lines).toContain("delete set inet natnow_hold h4_6_198_18_1_40_80");
-    expect(lines).toContain("add rule inet natnow_hold pre ct state new meta l4proto 17 ip saddr 198.18.1.30 th sport 5060 " +
-      "meta l4proto . ip daddr . th dport @h4_17_198_18_1_30_5060 counter drop");
-    expect(lines).toContain("add rule inet natnow_hold pre meta l4proto . ip saddr . th sport @t4_17_198_18_1_20_5060 " +
-      "update @t4_17_198_18_1_20_5060 { meta l4proto . ip saddr . th sport timeout 30000ms }");
-    expect(lines).toContain("add element inet natnow_hold t4_17_198_18_1_20_5060 { udp . 198.19.5.1 . 4000 timeout 30000ms }");
-    expect(lines.filter((l) => l.includes("@h4_6_198_18_1_40_80"))).toEqual([]);
-    expect(holdScript([], [], 30000)).toBeNull();
-  });
-  it("reads set names from nft's listing", () => {
-    const listing = "table inet natnow_hold {\n\tset t4_17_198_18_1_20_5060 {\n\t\ttype x\n\t\telements = { udp . 198.19.5.1 . 4000 }\n\t}\n" +
-      "\tset h4_17_198_18_1_30_5060 {\n\t\ttype x\n\t}\n\tset mine {\n\t}\n}\n";
-    expect(listedHoldSets(listing)).toEqual([
-      { name: "t4_17_198_18_1_20_5060", empty: false }, { name: "h4_17_198_18_1_30_5060", empty: true },
-    ]);
-  });
-  it("no tombstone hold when an added rule takes the client over", () => {
-    const renewTo30: Selector = { ...revokeSip, action: "renew", replySrc: { pos: [], neg: ["198.18.1.30/32"] }, dnat: null, replied: false };
-    expect(needsTombstone(a, [revokeSip])).toBe(true);
-    expect(needsTombstone(a, [revokeSip, renewTo30])).toBe(false);
-  });
-});
-
 let host: Host;
 
 /** The Node host, with every command run inside the test namespace. */
 async function nsHost(): Promise<Host> {
   const h = await createNodeHost();
-  return { ...h, exec: (argv, opts) => h.exec(inNs(argv), opts) };
+  const exec = (argv: string[], opts?: { input?: string }) => h.exec(inNs(argv), opts);
+  return { ...h, exec, execAll: (argvs) => argvs.map((a) => exec(a)) };
 }
 
 function insert(args: string[]): void {
@@ -241,6 +179,39 @@ describe.skipIf(!canRun)("conntrack backend (real conntrack-tools in a namespace
     expect(listing).toMatch(/update @t4_17_198_18_1_20_5060 \{ meta l4proto \. ip saddr \. th sport timeout 30s \}/);
     // the first run's hold is still there, with its rule
     expect(listing).toMatch(/@h4_17_198_18_1_20_5060 counter/);
+  });
+
+  it("wide filters: one conntrack -D each and no dump; NATed flows to 198.18.1.20:5060 go, the direct and other-port ones stay", () => {
+    sh(inNs(["conntrack", "-F"]));
+    // DNATed from the WAN, hairpin-SNATed from the LAN (both to the PBX): the revoked forward's
+    // (created with NAT, as the kernel makes them: the reply tuple is the NAT's)
+    insert(["-p", "udp", "-s", "198.19.0.2", "-d", "198.19.0.1", "--sport", "4000", "--dport", "5060",
+      "-r", "198.19.0.1", "-q", "198.19.0.2", "--reply-port-src", "5060", "--reply-port-dst", "4000", "--dst-nat", "198.18.1.20:5060"]);
+    insert(["-p", "udp", "-s", "198.18.1.51", "-d", "198.18.1.20", "--sport", "4001", "--dport", "5060",
+      "-r", "198.18.1.20", "-q", "198.18.1.51", "--reply-port-src", "5060", "--reply-port-dst", "4001", "--src-nat", "198.18.1.1"]);
+    // a LAN phone talking to the PBX directly (no NAT), and a forward to another port: bystanders
+    insert(["-p", "udp", "-s", "198.18.1.50", "-d", "198.18.1.20", "--sport", "4002", "--dport", "5060",
+      "-r", "198.18.1.20", "-q", "198.18.1.50", "--reply-port-src", "5060", "--reply-port-dst", "4002"]);
+    insert(["-p", "udp", "-s", "198.19.0.3", "-d", "198.19.0.1", "--sport", "4003", "--dport", "5061",
+      "-r", "198.19.0.1", "-q", "198.19.0.3", "--reply-port-src", "5061", "--reply-port-dst", "4003", "--dst-nat", "198.18.1.20:5061"]);
+    const before = table();
+    const ran: string[][] = [];
+    const recording: Host = {
+      ...host, exec: (argv, o) => (ran.push(argv), host.exec(argv, o)), execAll: (argvs) => (ran.push(...argvs), host.execAll(argvs)),
+    };
+    const wide = { family: 4 as const, proto: 17, nat: "dst" as const, replySrc: "198.18.1.20", replySport: 5060 };
+    const snatSip: Selector = { ...revokeSip, origDport: ANY_PORT, replyDst: { pos: ["198.18.1.1/32"], neg: [] }, dnat: null, snat: true };
+    const r = applyConntrack(recording, [{ ...revokeSip, wide }, { ...snatSip, wide: { ...wide, nat: "src" } }], opts);
+    expect(r).toMatchObject({ matched: 2, revoked: 2, collateral: 0, failed: 0, errors: [] });
+    expect(ran.filter((a) => a[0] === "conntrack")).toEqual(["--dst-nat", "--src-nat"].map((nat) => [
+      "conntrack", "-D", "-f", "ipv4", "-p", "17", "-r", "198.18.1.20", "--reply-port-src", "5060", nat, "-o", "extended,id",
+    ]));
+    const after = table();
+    expect([...after.keys()].sort()).toEqual(["198.18.1.50:4002>5060", "198.19.0.3:4003>5061"]);
+    for (const [k, id] of after) expect(id).toBe(before.get(k));
+    // held from what -D printed
+    const held = sh(inNs(["nft", "list", "set", "inet", "natnow_hold", "h4_17_198_18_1_20_5060"]));
+    expect(held).toMatch(/udp \. 198\.19\.0\.2 \. 4000 /);
   });
 
   it("reports a missing conntrack instead of failing", async () => {

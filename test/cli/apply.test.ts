@@ -37,6 +37,7 @@ async function host(missing: string[] = []): Promise<{ h: Host; out: () => strin
       if (argv[0] === "ip" && argv[1] === "-j") return { status: 0, stdout: ip[argv[2]], stderr: "" };
       return base.exec(argv, opts);
     },
+    execAll: (argvs) => argvs.map((a) => h.exec(a)),
   };
   return { h, out: () => o, err: () => e };
 }

@@ -27,8 +27,10 @@ describe("the switch", () => {
 
 /** A host whose tools answer from a table (argv joined by spaces); anything else is not installed. */
 function host(answers: Record<string, ExecResult>): Host {
+  const exec = (argv: string[]) => answers[argv.join(" ")] ?? { status: 127, stdout: "", stderr: "" };
   return {
-    exec: (argv: string[]) => answers[argv.join(" ")] ?? { status: 127, stdout: "", stderr: "" },
+    exec,
+    execAll: (argvs: string[][]) => argvs.map(exec),
     findProgram: (p: string) => (Object.keys(answers).some((k) => k.startsWith(`${p} `)) ? `/usr/bin/${p}` : null),
     readFile: () => null,
   } as unknown as Host;

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { fixturePath } from "../helpers/fixtures.ts";
 import { natnowArgv, qjsPath } from "../helpers/qjs.ts";
-import { bundle, canRunNetns, config, nowNs, Router, ruleset, sleep, swap } from "./harness.ts";
+import { bundle, canRunNetns, config, nowNs, Router, ruleset, sleep, swap, conntrackBin, conntrackVersion } from "./harness.ts";
 
 const FAKES = fixturePath("bin");
 
@@ -39,7 +39,7 @@ class Daemon {
     // the system's own binaries (a version manager's shim would need a shell and a PATH of its own)
     const where = (t: string) => ["/usr/sbin", "/usr/bin", "/sbin", "/bin"].map((d) => join(d, t)).find((p) => existsSync(p)) ??
       spawnSync("sh", ["-c", `command -v ${t}`], { encoding: "utf8" }).stdout.trim();
-    for (const t of own) symlinkSync(where(t), join(this.tools, t));
+    for (const t of own) symlinkSync(t === "conntrack" && process.env.NATNOW_CONNTRACK ? conntrackBin : where(t), join(this.tools, t));
     if (firewall === null) symlinkSync(join(FAKES, "logger"), join(this.tools, "logger"));
     else for (const f of ["ubus", "ubus-fake.py", "uci", "logger"]) symlinkSync(join(FAKES, f), join(this.tools, f));
     if (firewall !== null) this.setConfig(firewall);
@@ -123,7 +123,7 @@ function firstAfter(got: { t: bigint }[], t: bigint): number | null {
   return ms;
 }
 
-describe.skipIf(!canRunNetns)("natnow daemon on the namespace router (fake ubus and uci)", () => {
+describe.skipIf(!canRunNetns)(`natnow daemon on the namespace router (fake ubus and uci) (${conntrackVersion})`, () => {
   it("fw4 reloads with the SIP forward, default policy: the stuck flow's first packet reaches the PBX within 300 ms of the reload", async () => {
     const x = await withDaemon({ l1: "198.18.1.50", l2: "198.18.1.20" }, "a", async (r, d) => {
       d.start(null); // the default policy: debounce 2 s

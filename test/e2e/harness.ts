@@ -8,7 +8,7 @@
  * Everything is removed by close(), also after a failure.
  */
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseTable } from "../../src/conntrack/parse.ts";
@@ -32,6 +32,30 @@ function trafficTool(): string {
     execFileSync("gcc", ["-O2", "-o", tool, join(repoRoot, "test/kmod/nntraffic.c")]);
   }
   return tool;
+}
+
+/**
+ * The conntrack-tools natnow runs with: Debian 12's 1.4.7 in PATH, or the
+ * binary NATNOW_CONNTRACK names (OpenWrt 24.10's 1.4.8, built by
+ * scripts/setup.sh), put first in natnow's PATH as `conntrack`.
+ */
+export const conntrackBin: string = process.env.NATNOW_CONNTRACK ?? "conntrack";
+
+/** `conntrack-tools 1.4.7`: which one the tests run natnow with, for their names. */
+export const conntrackVersion: string = (() => {
+  const v = /v([0-9.]+)/.exec(spawnSync(conntrackBin, ["--version"], { encoding: "utf8" }).stdout ?? "");
+  return `conntrack-tools ${v ? v[1] : "missing"}`;
+})();
+
+/** The PATH natnow runs with: the chosen conntrack first. */
+export function natnowPath(): string {
+  if (!process.env.NATNOW_CONNTRACK) return process.env.PATH ?? "";
+  const dir = join(TOOLS, "conntrack");
+  if (!existsSync(dir)) {
+    mkdirSync(dir);
+    symlinkSync(process.env.NATNOW_CONNTRACK, join(dir, "conntrack"));
+  }
+  return `${dir}:${process.env.PATH ?? ""}`;
 }
 
 /** The bundle users run, built when missing. */
@@ -164,6 +188,27 @@ export class Router {
       .map((l) => l.split(" ")).map((w) => ({ t: BigInt(w[1]), from: w[2] }));
   }
 
+  /** Datagrams the traffic tool logged with -s: sequence number and send time (ns). */
+  sent(file: string): { seq: number; t: bigint }[] {
+    const p = join(this.dir, file);
+    if (!existsSync(p)) return [];
+    return readFileSync(p, "utf8").split("\n").filter(Boolean)
+      .map((l) => l.split(" ")).map((w) => ({ seq: Number(w[0]), t: BigInt(w[1]) }));
+  }
+
+  /**
+   * What the test controls, not a count in a wall-clock window: of the
+   * datagrams sent (log `sendFile`) after `t`, how many were sent and how
+   * many `from` never delivered to the receiver (log `recvFile`), up to
+   * `until` (the receiver's own end).
+   */
+  delivery(sendFile: string, recvFile: string, from: string, t: bigint, until?: bigint): { sent: number; lost: number } {
+    const got = new Set(readFileSync(join(this.dir, recvFile), "utf8").split("\n").filter(Boolean)
+      .map((l) => l.split(" ")).filter((w) => w[2] === from).map((w) => Number(w[0])));
+    const sent = this.sent(sendFile).filter((x) => x.t > t && (until === undefined || x.t < until));
+    return { sent: sent.length, lost: sent.filter((x) => !got.has(x.seq)).length };
+  }
+
   /** A path inside this router's scratch directory. */
   path(name: string): string {
     return join(this.dir, name);
@@ -178,7 +223,8 @@ export class Router {
     mkdirSync(this.path("state"), { recursive: true });
     const args = ["apply", "--interfaces", fixturePath("fw4-examples", "a", "interfaces.json"), "--state-dir", this.path("state")];
     if (existsSync(this.path("previous.json"))) args.push("--previous-ruleset", this.path("previous.json"));
-    const r = spawnSync("ip", ["netns", "exec", this.ns("r"), ...natnowArgv(...args, ...extra)], { encoding: "utf8" });
+    const r = spawnSync("ip", ["netns", "exec", this.ns("r"), ...natnowArgv(...args, ...extra)],
+      { encoding: "utf8", env: { ...process.env, PATH: natnowPath() } });
     return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
   }
 

@@ -4,7 +4,7 @@
  * stream's entry was made without SNAT; natnow renews it so it is SNATed.
  */
 import { describe, expect, it } from "vitest";
-import { canRunNetns, config, nowNs, Router, ruleset, sleep, swap } from "./harness.ts";
+import { canRunNetns, config, nowNs, Router, ruleset, sleep, swap, conntrackVersion } from "./harness.ts";
 
 // example a with `option masq '1'` removed from zone wan, rendered as fw4 does:
 // no srcnat_wan chain and no jump to it
@@ -41,7 +41,7 @@ async function masqOn(withNatnow: boolean) {
   }
 }
 
-describe.skipIf(!canRunNetns)("scenario 5: masquerading switched on while a LAN host streams out", () => {
+describe.skipIf(!canRunNetns)(`scenario 5: masquerading switched on while a LAN host streams out (${conntrackVersion})`, () => {
   it("without natnow the WAN host keeps seeing the LAN address", async () => {
     const x = await masqOn(false);
     expect([x.unSnated > 80, x.snated, x.replyDst]).toEqual([true, 0, "198.18.1.50"]);
