@@ -3,7 +3,8 @@
  * tables. Needs root; builds its own namespaces and removes them.
  *
  * 1. Latency of scenario 1: from "rule live" (fw4's reload returned) to the
- *    first packet the LAN server receives, with `natnow apply` run at once.
+ *    first packet the LAN server receives, with `natnow apply` run at once,
+ *    and with `natnow daemon` (the default policy) noticing the change itself.
  * 2. A change affecting 100 flows (redirect 'SIP' removed: 100 WAN clients
  *    forwarded to the PBX) in tables of 10k, 100k and 1M entries, filled
  *    inside a namespace with batched ctnetlink messages (bench/ctfill.c):
@@ -11,8 +12,8 @@
  *    equivalent filter, a hand-written `conntrack -D` filter, and
  *    `conntrack -F`, with the entries each destroyed.
  */
-import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fixturePath, repoRoot } from "../test/helpers/fixtures.ts";
@@ -54,6 +55,43 @@ async function latency(): Promise<{ firstMs: number[]; applyMs: number[] }> {
     }
   }
   return { firstMs, applyMs };
+}
+
+/**
+ * Part 1b: the daemon with the default policy (a 2 s debounce) on a plain
+ * Linux router (no ubus: it follows `nft monitor`), quiet for 3 s, then the
+ * new ruleset is loaded: load returned → first packet at the PBX.
+ */
+async function daemonLatency(): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < LATENCY_RUNS; i++) {
+    const r = new Router({ phone: "198.18.1.50", pbx: "198.18.1.20" });
+    let daemon: ChildProcess | null = null;
+    try {
+      r.load("a");
+      const state = r.path("state");
+      mkdirSync(state, { recursive: true });
+      writeFileSync(join(state, "applied.ruleset.json"), r.rulesetJson());
+      daemon = spawn("ip", ["netns", "exec", r.ns("r"), ...natnowArgv("daemon", "--state-dir", state, "--policy", r.path("none"),
+        "--fw4-state", r.path("none"))], { stdio: "ignore", detached: true });
+      const pbx = r.traffic("pbx", ["-b", "5060", "-d", "4.5", "-r", r.path("pbx")]);
+      const phone = r.traffic("phone", ["-b", "4000", "-t", "198.19.100.2", "-p", "5060", "-i", "5", "-d", "4.2"]);
+      await sleep(3000);
+      r.load("b");
+      const live = nowNs();
+      await Promise.all([pbx, phone]);
+      const got = r.received("pbx").filter((x) => x.t > live);
+      out.push(got.length ? Number(got[0].t - live) / 1e6 : NaN);
+    } finally {
+      if (daemon?.pid) {
+        try {
+          process.kill(-daemon.pid, "SIGTERM");
+        } catch { /* gone */ }
+      }
+      r.close();
+    }
+  }
+  return out;
 }
 
 interface Row {
@@ -186,6 +224,11 @@ async function main(): Promise<number> {
   console.log(`1. Scenario 1, a LAN phone sending every 5 ms; natnow apply started as the new ruleset went live (${LATENCY_RUNS} runs):`);
   console.log(`   rule live -> first packet at the PBX: ${f(l.firstMs)}`);
   console.log(`   natnow apply, whole command (qjs start included): ${f(l.applyMs)}`);
+  console.log();
+  process.stderr.write("daemon latency runs...\n");
+  const d = await daemonLatency();
+  console.log(`1b. The same with natnow daemon (the default policy), quiet before the reload (${LATENCY_RUNS} runs):`);
+  console.log(`   new ruleset loaded -> first packet at the PBX: ${f(d)}`);
   console.log();
   process.stderr.write("table runs...\n");
   const rows = await tables();

@@ -1,6 +1,7 @@
 /** `natnow status`: the backend natnow would use and why, the kernel module's counters, the last runs. */
 
 import { availability, pickBackend } from "../backend/detect.ts";
+import { LISTENING_FILE } from "../daemon/daemon.ts";
 import { exportFirewall, switchState } from "../daemon/snapshot.ts";
 import { formatCounts } from "../daemon/run.ts";
 import { readKmodStatus } from "../backend/kmod.ts";
@@ -60,15 +61,17 @@ export function statusCommand(host: Host, argv: string[]): number {
   const enabled = sw.on;
   const runsText = host.readFile(`${dir}/${STATE_FILES.runs}`);
   const runs = parseRuns(runsText === null ? null : utf8Decode(runsText));
+  const daemon = listeningDaemon(host, dir);
   if (options["--json"]) {
     out(host, JSON.stringify({
-      enabled, switchWhy: sw.why, backend: detection.backend, reason: detection.reason, setting: policy.backend, available: avail,
+      enabled, switchWhy: sw.why, daemon, backend: detection.backend, reason: detection.reason, setting: policy.backend, available: avail,
       kmod, runs, warnings: policyNote ? [policyNote, ...warnings] : warnings,
     }, null, 2) + "\n");
     return 0;
   }
   const lines = [
     `switch: ${enabled === null ? `unknown (${sw.why})` : enabled ? "on" : "off"}`,
+    `daemon: ${daemon.listening ? `listening (pid ${daemon.pid})` : "not listening (fw4's include runs natnow itself)"}`,
     `backend: ${detection.backend ?? "none"} (setting '${policy.backend}': ${detection.reason})`,
     ...(["kmod", "conntrack", "procfs"] as const).map((b) => `  ${b.padEnd(9)} ${avail[b].ok ? "yes" : "no "}  ${avail[b].why}`),
   ];
@@ -84,4 +87,12 @@ export function statusCommand(host: Host, argv: string[]): number {
   for (const r of runs) lines.push(formatRun(r));
   out(host, lines.join("\n") + "\n");
   return 0;
+}
+
+/** Whether a daemon hears the bus: a live pid in the state directory's `listening` file (daemon.ts). */
+export function listeningDaemon(host: Host, dir: string): { listening: boolean; pid: number | null } {
+  const b = host.readFile(`${dir}/${LISTENING_FILE}`);
+  const pid = b === null ? NaN : Number(utf8Decode(b).trim());
+  if (!Number.isInteger(pid) || pid <= 0) return { listening: false, pid: null };
+  return { listening: host.exists(`/proc/${pid}`), pid };
 }

@@ -128,14 +128,29 @@ describe("natnow status", () => {
     run(a.h, ["apply", "--ruleset", rs("a"), "--previous-ruleset", rs("b"), ...facts, "--state-dir", dir]);
     const s = await host(["uci"]);
     expect(run(s.h, ["status", "--state-dir", dir, "--policy", join(dir, "none")])).toBe(0);
-    const lines = s.out().split("\n").slice(1);
-    expect(s.out()).toMatch(/^switch: unknown \(cannot read the firewall config: uci is not installed\)\n/);
+    const lines = s.out().split("\n").slice(2);
+    expect(s.out()).toMatch(/^switch: unknown \(cannot read the firewall config: uci is not installed\)\ndaemon: not listening \(/);
     expect(lines[0]).toMatch(/^backend: none \(setting 'auto': no backend usable: /);
     expect(lines[1]).toMatch(/^ {2}kmod +no +natnow.ko not loaded/);
     expect(lines[4]).toBe("last runs (newest first):");
     expect(lines[5]).toMatch(/^ {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC {2}apply {2}FAILED {2}no backend {2}1 change\(s\) {2}nothing reset {2}\d+ ms$/);
     expect(lines[6]).toBe("      redirect 'SIP' removed");
     expect(s.out()).toMatch(/apply {2}FAILED {2}no backend {2}0 change\(s\)[^\n]*\n {6}error: invalid input: ruleset: no 'nftables' list/);
+  });
+  it("says whether a daemon hears the bus: a live pid in the listening file", async () => {
+    const cases: [string | null, object][] = [
+      [null, { listening: false, pid: null }],
+      [`${process.pid}\n`, { listening: true, pid: process.pid }],
+      ["999999999\n", { listening: false, pid: 999999999 }],
+      ["garbage\n", { listening: false, pid: null }],
+    ];
+    for (const [file, want] of cases) {
+      rmSync(join(dir, "listening"), { force: true });
+      if (file !== null) writeFileSync(join(dir, "listening"), file);
+      const s = await host();
+      run(s.h, ["status", "--state-dir", dir, "--json"]);
+      expect(JSON.parse(s.out()).daemon).toEqual(want);
+    }
   });
   it("with no state yet", async () => {
     const s = await host();
