@@ -8,27 +8,24 @@ import { describe, expect, it } from "vitest";
 import { ALIVE_EVENT, listenOnBus } from "../../src/daemon/bus.ts";
 import type { BusEvent } from "../../src/daemon/events.ts";
 import type { ExecResult, Host } from "../../src/host/host.ts";
+import { clock } from "../helpers/clock.ts";
 
 interface Listener { instance: number; onLine: (l: string) => void; stopped: boolean }
 
 function world() {
-  let now = 0;
-  let id = 0;
-  const timers = new Map<number, { at: number; fn: () => void }>();
+  const c = clock();
   const bus = { instance: 1 as number | null, listeners: [] as Listener[], sends: 0 };
   const logs: string[] = [];
   const host = {
+    ...c.timing,
     pid: () => 42,
-    now: () => now,
     log: (m: string) => void logs.push(m),
-    setTimeout: (fn: () => void, ms: number) => (timers.set(++id, { at: now + ms, fn }), id),
-    clearTimeout: (i: number) => void timers.delete(i),
     exec(argv: string[]): ExecResult {
       expect(argv.slice(0, 3)).toEqual(["ubus", "send", ALIVE_EVENT]);
       bus.sends++;
       if (bus.instance === null) return { status: 255, stdout: "", stderr: "Failed to connect to ubus\n" };
       bus.listeners.filter((l) => !l.stopped && l.instance === bus.instance)
-        .forEach((l) => timers.set(++id, { at: now + 5, fn: () => l.onLine(`{ "${argv[2]}": ${argv[3]} }`) }));
+        .forEach((l) => c.later(() => l.onLine(`{ "${argv[2]}": ${argv[3]} }`), 5));
       return { status: 0, stdout: "", stderr: "" };
     },
     spawnLines(argv: string[], onLine: (l: string) => void) {
@@ -38,17 +35,7 @@ function world() {
       return { stop: () => void (l.stopped = true) };
     },
   } as unknown as Host;
-  const advance = (ms: number) => {
-    const end = now + ms;
-    for (;;) {
-      const next = [...timers.entries()].sort((a, b) => a[1].at - b[1].at)[0];
-      if (!next || next[1].at > end) break;
-      now = next[1].at;
-      timers.delete(next[0]);
-      next[1].fn();
-    }
-    now = end;
-  };
+  const advance = c.advance;
   /** An event someone else sends (fw4's include). */
   const send = (type: string, data: string) =>
     bus.listeners.filter((l) => !l.stopped && l.instance === bus.instance).forEach((l) => l.onLine(`{ "${type}": ${data} }`));

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Debouncer, describeEvent, parseListenLine } from "../../src/daemon/events.ts";
 import type { Host } from "../../src/host/host.ts";
+import { clock } from "../helpers/clock.ts";
 
 describe("ubus listen lines", () => {
   const cases: [string, ReturnType<typeof parseListenLine>][] = [
@@ -20,34 +21,16 @@ describe("ubus listen lines", () => {
   });
 });
 
-/** A host whose clock and timers the test drives. */
-function clock() {
-  let now = 0;
-  let id = 0;
-  const timers = new Map<number, { at: number; fn: () => void }>();
-  const host = {
-    now: () => now,
-    setTimeout: (fn: () => void, ms: number) => (timers.set(++id, { at: now + ms, fn }), id),
-    clearTimeout: (i: number) => void timers.delete(i),
-  } as unknown as Host;
-  const advance = (ms: number) => {
-    const end = now + ms;
-    for (;;) {
-      const next = [...timers.entries()].sort((a, b) => a[1].at - b[1].at)[0];
-      if (!next || next[1].at > end) break;
-      now = next[1].at;
-      timers.delete(next[0]);
-      next[1].fn();
-    }
-    now = end;
-  };
-  return { host, advance };
+/** The debouncer's host: a FAKE clock the test drives. */
+function clockHost() {
+  const c = clock();
+  return { host: c.timing as unknown as Host, advance: c.advance };
 }
 
 describe("debouncing", () => {
   const timing = { settleMs: 100, quietMs: 2000, maxMs: 10_000 };
   it("the first event after a quiet spell runs after the settle time, with what came within it", () => {
-    const { host, advance } = clock();
+    const { host, advance } = clockHost();
     const fired: [number, string[]][] = [];
     const d = new Debouncer(host, timing, (t) => fired.push([host.now(), t]));
     d.poke("ruleset changed");
@@ -59,7 +42,7 @@ describe("debouncing", () => {
     expect(fired).toEqual([[100, ["ruleset changed", "fw4 reload"]]]);
   });
   it("a storm of 100 events in 1 s is two runs: at once, and when it is over", () => {
-    const { host, advance } = clock();
+    const { host, advance } = clockHost();
     const fired: [number, number][] = [];
     const d = new Debouncer(host, timing, (t) => fired.push([host.now(), t.length]));
     for (let i = 0; i < 100; i++) {
@@ -70,7 +53,7 @@ describe("debouncing", () => {
     expect(fired).toEqual([[100, 2], [990 + 2000, 2]]);
   });
   it("a storm that never stops still runs every longest wait", () => {
-    const { host, advance } = clock();
+    const { host, advance } = clockHost();
     const fired: number[] = [];
     const d = new Debouncer(host, timing, () => fired.push(host.now()));
     for (let i = 0; i < 250; i++) {
@@ -80,7 +63,7 @@ describe("debouncing", () => {
     expect(fired).toEqual([100, 10_100, 20_100]);
   });
   it("after a quiet spell the next event leads again", () => {
-    const { host, advance } = clock();
+    const { host, advance } = clockHost();
     const fired: number[] = [];
     const d = new Debouncer(host, timing, () => fired.push(host.now()));
     d.poke("fw4 reload");
@@ -90,7 +73,7 @@ describe("debouncing", () => {
     expect(fired).toEqual([100, 2200]);
   });
   it("an event soon after a run waits for the quiet time", () => {
-    const { host, advance } = clock();
+    const { host, advance } = clockHost();
     const fired: number[] = [];
     const d = new Debouncer(host, timing, () => fired.push(host.now()));
     d.poke("fw4 reload");
