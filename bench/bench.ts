@@ -5,8 +5,9 @@
  * 1. Latency of scenario 1: from "rule live" (fw4's reload returned) to the
  *    first packet the LAN server receives, with `natnow apply` run at once,
  *    and with `natnow daemon` (the default policy) noticing the change itself.
- * 2. A change affecting 100 flows (redirect 'SIP' removed: 100 WAN clients
- *    forwarded to the PBX) in tables of 10k, 100k and 1M entries, filled
+ * 2. Changes affecting 100 flows (redirect 'SIP' removed: 100 WAN clients
+ *    forwarded to the PBX revoked; added: 100 stuck ones renewed) in tables
+ *    of 10k, 100k and 1M entries, filled
  *    inside a namespace with batched ctnetlink messages (bench/ctfill.c):
  *    wall and CPU time of `natnow apply` against `conntrack -D` with the
  *    equivalent filter, a hand-written `conntrack -D` filter, and
@@ -104,15 +105,49 @@ interface Row {
   fill: number;
 }
 
+/**
+ * A change measured in full tables: the ruleset live after it, the one
+ * before (as nft printed it), the affected entries (a ctfill pattern), the
+ * `conntrack -D` filter that names exactly them, and a count of those left.
+ */
+interface Scenario {
+  title: string;
+  live: string;
+  previous: string;
+  affected: string;
+  equivalent: string[];
+  /** `conntrack -L` options that list the affected entries still there (natnow's tombstones are theirs too). */
+  left: string[];
+}
+
+const SCENARIOS: Scenario[] = [
+  {
+    // 100 WAN clients forwarded to the PBX, replied
+    title: "redirect 'SIP' removed: 100 forwarded WAN clients revoked",
+    live: "a", previous: "b.json",
+    affected: `${AFFECTED} 17 198.19.50.1 198.19.100.2 5060 198.18.1.20 - 5060 14 900`,
+    equivalent: ["-d", "198.19.100.2", "--dport", "5060", "-r", "198.18.1.20", "--reply-port-src", "5060"],
+    left: ["-r", "198.18.1.20"],
+  },
+  {
+    // 100 WAN clients stuck on the router's own address, never replied
+    title: "redirect 'SIP' added: 100 stuck WAN clients renewed",
+    live: "b", previous: "a.json",
+    affected: `${AFFECTED} 17 198.19.50.1 198.19.100.2 5060 198.19.100.2 - 5060 8 900`,
+    equivalent: ["-d", "198.19.100.2", "--dport", "5060", "-r", "198.19.100.2"],
+    left: ["-d", "198.19.100.2", "-r", "198.19.100.2"],
+  },
+];
+
 /** A namespace holding a big conntrack table, with fw4's ruleset (after the change) loaded. */
 class Table {
   readonly ns = `nnbench${process.pid % 100000}`;
   readonly dir = mkdtempSync(join(tmpdir(), "natnow-bench-"));
   readonly ctfill = join(this.dir, "ctfill");
-  constructor() {
+  constructor(private readonly sc: Scenario) {
     sh(["gcc", "-O2", "-Wall", "-Werror", "-o", this.ctfill, join(repoRoot, "bench", "ctfill.c")]);
     sh(["ip", "netns", "add", this.ns]);
-    this.in(["nft", "-f", fixturePath("fw4-examples", "a", "ruleset.nft")]);
+    this.in(["nft", "-f", fixturePath("fw4-examples", sc.live, "ruleset.nft")]);
   }
   in(argv: string[], input?: string): string {
     return sh(["ip", "netns", "exec", this.ns, ...argv], input);
@@ -125,7 +160,7 @@ class Table {
     const spec = [
       `${https} 17 198.18.128.1 198.19.200.1 443 198.19.200.1 198.19.100.2 443 14 900`,
       `${sip} 17 198.18.64.1 198.19.201.1 5060 198.19.201.1 198.19.100.2 5060 14 900`,
-      `${AFFECTED} 17 198.19.50.1 198.19.100.2 5060 198.18.1.20 - 5060 14 900`,
+      this.sc.affected,
     ].join("\n") + "\n";
     const t = performance.now();
     this.in([this.ctfill], spec);
@@ -154,20 +189,19 @@ class Table {
   }
 }
 
-async function tables(): Promise<Row[]> {
+async function tables(sc: Scenario): Promise<Row[]> {
   const max = Number(sh(["sysctl", "-n", "net.netfilter.nf_conntrack_max"]).trim());
   const need = Math.max(...SIZES) + 10_000;
   if (need > max) sh(["sysctl", "-qw", `net.netfilter.nf_conntrack_max=${need}`]);
-  const t = new Table();
+  const t = new Table(sc);
   const rows: Row[] = [];
   try {
     const methods: [string, string[]][] = [
-      // the live ruleset (a) against the one before the change, as nft printed it (b)
-      ["natnow apply (conntrack backend)", natnowArgv("apply", "--previous-ruleset", fixturePath("ruleset", "b.json"),
+      // the live ruleset against the one before the change, as nft printed it
+      ["natnow apply (conntrack backend)", natnowArgv("apply", "--previous-ruleset", fixturePath("ruleset", sc.previous),
         "--interfaces", fixturePath("fw4-examples", "a", "interfaces.json"),
         "--state-dir", join(t.dir, "state"), "--backend", "conntrack")],
-      ["conntrack -D, the equivalent filter", ["conntrack", "-D", "-f", "ipv4", "-p", "17", "-d", "198.19.100.2",
-        "--dport", "5060", "-r", "198.18.1.20", "--reply-port-src", "5060"]],
+      ["conntrack -D, the equivalent filter", ["conntrack", "-D", "-f", "ipv4", "-p", "17", ...sc.equivalent]],
       ["conntrack -D -p udp --dport 5060", ["conntrack", "-D", "-f", "ipv4", "-p", "17", "--dport", "5060"]],
       ["conntrack -F", ["conntrack", "-F"]],
     ];
@@ -181,8 +215,7 @@ async function tables(): Promise<Row[]> {
           rmSync(join(t.dir, "state"), { recursive: true, force: true });
           const m = t.timed(argv);
           if (m.status !== 0 && !method.startsWith("conntrack -D")) throw new Error(`${method} failed (${m.status})`);
-          // entries of the 100 SIP clients that are still forwarded to the PBX; natnow's tombstones are theirs too
-          const affectedLeft = t.count(["-p", "17", "-r", "198.18.1.20"]);
+          const affectedLeft = t.count(["-p", "17", ...sc.left]);
           const clientEntries = t.count(["-p", "17", "-d", "198.19.100.2", "--dport", "5060"]);
           const after = t.count();
           const row = {
@@ -230,16 +263,6 @@ async function main(): Promise<number> {
   console.log(`1b. The same with natnow daemon (the default policy), quiet before the reload (${LATENCY_RUNS} runs):`);
   console.log(`   new ruleset loaded -> first packet at the PBX: ${f(d)}`);
   console.log();
-  process.stderr.write("table runs...\n");
-  const rows = await tables();
-  console.log(`2. A change affecting ${AFFECTED} flows (redirect 'SIP' removed) in a full table:`);
-  console.log();
-  console.log("   entries   method                                 fill s   wall s   cpu s   destroyed: affected  bystanders");
-  for (const r of rows) {
-    console.log(`   ${String(r.entries).padStart(7)}   ${r.method.padEnd(38)} ${r.fill.toFixed(2).padStart(6)} ` +
-      `${r.wall.toFixed(3).padStart(8)} ${r.cpu.toFixed(3).padStart(7)}   ${String(r.affected).padStart(18)}  ${String(r.bystanders).padStart(10)}`);
-  }
-  console.log();
   const starts: number[] = [];
   for (let i = 0; i < 5; i++) {
     const t = performance.now();
@@ -247,15 +270,29 @@ async function main(): Promise<number> {
     spawnSync(qjs, argv);
     starts.push(performance.now() - t);
   }
-  console.log(`   natnow runs in qjs, the router's engine; its times include starting it: ${median(starts).toFixed(0)} ms for 'natnow version'.`);
-  console.log(`   Median of ${REPEAT} runs each. conntrack-tools walks the whole table for every -L and every -D. natnow deletes`);
-  console.log("   this change with two -D (DNATed and SNATed flows to the PBX; -D has no --any-nat), side by side, and no -L.");
-  for (const n of SIZES) {
-    const at = rows.filter((r) => Math.abs(r.entries - n) < 10);
-    const nn = at.find((r) => r.method.startsWith("natnow"));
-    const raw = at.find((r) => r.method.includes("equivalent"));
-    if (nn && raw) console.log(`   ${n} entries: natnow / conntrack -D (equivalent filter) wall time = ${(nn.wall / raw.wall).toFixed(2)}`);
+  for (const [i, sc] of SCENARIOS.entries()) {
+    process.stderr.write(`table runs: ${sc.title}...\n`);
+    const rows = await tables(sc);
+    console.log(`${i + 2}. ${sc.title}, in a full table:`);
+    console.log();
+    console.log("   entries   method                                 fill s   wall s   cpu s   destroyed: affected  bystanders");
+    for (const r of rows) {
+      console.log(`   ${String(r.entries).padStart(7)}   ${r.method.padEnd(38)} ${r.fill.toFixed(2).padStart(6)} ` +
+        `${r.wall.toFixed(3).padStart(8)} ${r.cpu.toFixed(3).padStart(7)}   ${String(r.affected).padStart(18)}  ${String(r.bystanders).padStart(10)}`);
+    }
+    console.log();
+    for (const n of SIZES) {
+      const at = rows.filter((r) => Math.abs(r.entries - n) < 10);
+      const nn = at.find((r) => r.method.startsWith("natnow"));
+      const raw = at.find((r) => r.method.includes("equivalent"));
+      if (nn && raw) console.log(`   ${n} entries: natnow / conntrack -D (equivalent filter) wall time = ${(nn.wall / raw.wall).toFixed(2)}`);
+    }
+    console.log();
   }
+  console.log(`   Median of ${REPEAT} runs each. natnow runs in qjs, the router's engine; its times include starting it`);
+  console.log(`   (${median(starts).toFixed(0)} ms for 'natnow version'). conntrack-tools walks the whole table in userspace for every`);
+  console.log("   -L and every -D. A revoke needs the dump (the holds name the clients and must precede the delete) and");
+  console.log("   then the delete; a renew's dump is filtered by the kernel to never-replied entries.");
   return 0;
 }
 

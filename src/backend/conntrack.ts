@@ -4,11 +4,7 @@
  * (≈0.25 s at 100k entries); each line of its batch mode (`-R`) too. So
  * the backend counts walks:
  *
- * 0. Revoke selectors with a wide filter the rulesets prove exact
- *    (plan/wide.ts) are deleted by it: one `-D` per filter, side by side,
- *    no dump. What it printed is what it deleted; their holds are
- *    installed from that.
- * 1. For the others, dump each family the plan concerns (`conntrack -L -o
+ * 1. Dump each family the plan concerns (`conntrack -L -o
  *    extended,id`, narrowed by fields every selector shares, and by the
  *    kernel to never-replied entries when that is all the plan wants) and
  *    choose flows with the planner's own matcher.
@@ -16,13 +12,19 @@
  *    (holds.ts), so the old peer cannot re-create a reversed entry that
  *    pins the client.
  * 3. Delete the chosen flows in as few `conntrack -D` runs as the dump
- *    allows: flows are grouped under the coarsest `-D` filter that the dump
- *    shows matches only chosen flows, down to the full tuple.
+ *    allows, side by side: flows are grouped under the coarsest `-D`
+ *    filter that the dump shows matches only chosen flows, down to the
+ *    full tuple.
  * 4. Read what each `-D` printed: chosen flows it did not list were already
  *    gone; anything it listed that was not chosen (an entry created after
  *    the dump) is counted as collateral.
  * A `-D -u UNREPLIED` would delete replied entries too (the status filter
  * reaches the kernel only with -L): never-replied is decided from the dump.
+ * The dump cannot be skipped for a revoke even where one `-D` filter would
+ * name its flows exactly: the holds must be in place before the delete,
+ * or the old peer's next packet re-creates the reversed entry in the
+ * moment between (the daemon's test (b) shows it), and a hold names the
+ * clients, which only the dump knows.
  */
 
 import { type Flow, selectorMatches } from "../conntrack/flow.ts";
@@ -30,8 +32,7 @@ import { parseTable } from "../conntrack/parse.ts";
 import type { Host } from "../host/host.ts";
 import type { AddrMatch, PortMatch } from "../net/match.ts";
 import { formatIp, parsePrefix } from "../net/ip.ts";
-import { PORT_PROTOS, type Selector, type WideFilter } from "../plan/selector.ts";
-import { wideKey } from "../plan/wide.ts";
+import { PORT_PROTOS, type Selector } from "../plan/selector.ts";
 import { installHolds, needsTombstone } from "./holds.ts";
 import { type BackendResult, emptyResult } from "./result.ts";
 
@@ -225,16 +226,6 @@ export function listArgs(family: 4 | 6, selectors: readonly Selector[]): string[
   return args;
 }
 
-/**
- * `conntrack -D` arguments for a wide filter (plan/wide.ts): every
- * destination (source) NATed entry whose reply source is H:P, in one walk
- * and no dump.
- */
-export function wideDeleteArgs(w: WideFilter): string[] {
-  return ["conntrack", "-D", "-f", `ipv${w.family}`, "-p", String(w.proto), "-r", w.replySrc,
-    "--reply-port-src", String(w.replySport), w.nat === "dst" ? "--dst-nat" : "--src-nat", "-o", "extended,id"];
-}
-
 /** Whether `conntrack -D` failed, not just found nothing (it exits 1 after deleting none). */
 function deleteFailed(r: { status: number; stderr: string }): boolean {
   return r.status !== 0 && !/\b0 flow entries have been deleted/.test(r.stderr);
@@ -261,43 +252,10 @@ export function applyConntrack(host: Host, selectors: readonly Selector[], opts:
     return result;
   }
   const refresh = (f: Flow) => opts.tombstoneMs > 0 && f.dnat && needsTombstone(f, selectors);
-  // 1. selectors with a proven wide filter: one -D each, what it printed is what it deleted
-  const wide = opts.dryRun ? [] : selectors.filter((s) => s.wide !== undefined);
-  const filters = new Map(wide.map((s) => [wideKey(s.wide as WideFilter), s.wide as WideFilter]));
-  const wideRevokes: { flow: Flow; refresh: boolean }[] = [];
-  // each -D walks the table: independent walks run side by side
-  const argvs = [...filters.values()].map(wideDeleteArgs);
-  const results = host.execAll(argvs);
-  for (let i = 0; i < argvs.length; i++) {
-    const [argv, r] = [argvs[i], results[i]];
-    if (deleteFailed(r)) {
-      result.errors.push(`${argv.join(" ")} failed (status ${r.status}): ${r.stderr.trim()}`);
-      continue;
-    }
-    for (const f of parseTable(r.stdout).flows) {
-      const s = selectors.find((x) => selectorMatches(x, f));
-      if (!s) {
-        result.collateral++;
-        continue;
-      }
-      result.matched++;
-      if (s.action === "renew") result.renewed++;
-      else {
-        result.revoked++;
-        wideRevokes.push({ flow: f, refresh: refresh(f) });
-      }
-    }
-  }
-  const heldWide = installHolds(host, wideRevokes, opts.holdMs, opts.tombstoneMs, opts.holds);
-  if (heldWide) result.errors.push(heldWide);
-  const rest = selectors.filter((s) => wide.indexOf(s) < 0);
-  if (!rest.length) return result;
-
-  // 2. the others: dump, choose, hold, delete in groups
   const flows: Flow[] = [];
   for (const fam of [4, 6] as const) {
-    if (!rest.some((s) => s.family === fam)) continue;
-    const argv = listArgs(fam, rest);
+    if (!selectors.some((s) => s.family === fam)) continue;
+    const argv = listArgs(fam, selectors);
     let r = host.exec(argv);
     if (r.status !== 0 && argv.indexOf("UNREPLIED") >= 0) {
       // a kernel without the status dump filter: the whole table, filtered here
@@ -311,19 +269,21 @@ export function applyConntrack(host: Host, selectors: readonly Selector[], opts:
     flows.push(...t.flows);
     for (const p of t.problems.slice(0, 5)) result.errors.push(`conntrack -L line ${p.line} unread: ${p.reason}`);
   }
-  const chosen = choose(flows, rest);
-  result.matched += chosen.length;
+  const chosen = choose(flows, selectors);
+  result.matched = chosen.length;
   if (opts.dryRun || !chosen.length) return result;
 
   const action = new Map(chosen.map((c) => [flowKey(c.flow), c]));
   const revokes = chosen.filter((c) => c.selector.action === "revoke").map((c) => ({ flow: c.flow, refresh: refresh(c.flow) }));
-  // after the wide filters' holds the snapshot's list is out of date: list again
-  const held = installHolds(host, revokes, opts.holdMs, opts.tombstoneMs, wideRevokes.length ? null : opts.holds);
+  const held = installHolds(host, revokes, opts.holdMs, opts.tombstoneMs, opts.holds);
   if (held) result.errors.push(held);
 
   const deleted = new Set<string>();
-  for (const g of deleteGroups(flows, new Set(chosen.map((c) => c.flow)))) {
-    const r = host.exec(deleteArgs(g.filter));
+  // each -D walks the table: independent groups are deleted side by side
+  const groups = deleteGroups(flows, new Set(chosen.map((c) => c.flow)));
+  const results = host.execAll(groups.map((g) => deleteArgs(g.filter)));
+  for (let i = 0; i < groups.length; i++) {
+    const [g, r] = [groups[i], results[i]];
     if (deleteFailed(r)) {
       result.failed += g.flows.length;
       if (result.errors.length < 20) result.errors.push(`conntrack -D failed (status ${r.status}): ${r.stderr.trim()}`);

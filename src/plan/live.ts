@@ -16,7 +16,6 @@ import { formatNftJson, natSubset, parseNftJson, RulesetError } from "../ruleset
 import { liveRules } from "../ruleset/walk.ts";
 import { InputError, parseConfig, type PlanOutcome, readFacts } from "./compute.ts";
 import { bootChanges, plan } from "./plan.ts";
-import { widen } from "./wide.ts";
 import { parsePolicy } from "./policy.ts";
 
 /** The kernel's view of devices: `ip -j addr` and `ip -j route` per family. */
@@ -126,7 +125,6 @@ export function computeLivePlan(input: LiveInput): LiveOutcome {
       changes = bootChanges(live);
     }
     const p = plan(changes, { before, after }, pol.policy, input.boot && !input.pending);
-    widen(p, before, after);
     return {
       ok: true,
       result: {

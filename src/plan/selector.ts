@@ -26,21 +26,6 @@ export interface FlowMatch {
   replied: boolean | null;
 }
 
-/**
- * Entries of one family and protocol with a destination NAT (`nat` "dst")
- * or a source NAT ("src") whose reply source (the destination after NAT)
- * is `replySrc`:`replySport`: what `conntrack -D --dst-nat|--src-nat`
- * selects (conntrack-tools refuses --any-nat with -D).
- */
-export interface WideFilter {
-  family: 4 | 6;
-  proto: number;
-  nat: "dst" | "src";
-  /** A single address. */
-  replySrc: string;
-  replySport: number;
-}
-
 /** A set of conntrack entries, with what to do with them and why. */
 export interface Selector extends FlowMatch {
   action: Action;
@@ -51,11 +36,6 @@ export interface Selector extends FlowMatch {
    * config translates exactly as the removed rule did.
    */
   keep: FlowMatch[];
-  /**
-   * A revoke selector's wide filter, when the rulesets prove it selects the
-   * same entries (plan/wide.ts): a backend may delete by it without a dump.
-   */
-  wide?: WideFilter;
 }
 
 /** An address match that matches everything. */
