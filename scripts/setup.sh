@@ -17,9 +17,9 @@ CACHE=${NATNOW_CACHE:-/var/cache/natnow}
 #                       building natnow.ko, the iptables extension, the VM
 #  shellcheck           the router's shell scripts (init, include, uci-defaults, rpcd)
 #  gettext chromium     luci-app-natnow's translations (msgfmt) and its page in a real browser
-#  xz-utils libnetfilter-conntrack-dev libnfnetlink-dev libmnl-dev pkg-config bison flex
+#  dpkg-dev xz-utils libnetfilter-conntrack-dev libnfnetlink-dev libmnl-dev pkg-config bison flex
 #                       building qjs and conntrack 1.4.8 from Debian trixie's sources
-BUILD_PACKAGES=(gcc make libc6-dev xz-utils libnetfilter-conntrack-dev libnfnetlink-dev libmnl-dev pkg-config bison flex)
+BUILD_PACKAGES=(gcc make libc6-dev dpkg-dev xz-utils libnetfilter-conntrack-dev libnfnetlink-dev libmnl-dev pkg-config bison flex)
 DEB_PACKAGES=(coreutils nftables conntrack iptables iproute2 iperf3 python3
   qemu-system-x86 busybox-static cpio kmod perl libxtables-dev shellcheck gettext chromium "${BUILD_PACKAGES[@]}")
 [ "$demo" = 1 ] && DEB_PACKAGES=(coreutils nftables conntrack iproute2 python3 "${BUILD_PACKAGES[@]}")
