@@ -93,7 +93,7 @@ seen=""
 while kill -0 "$qpid" 2>/dev/null; do
   sleep 5
   now=$(date +%s)
-  progress="$(wc -l < "$OUT/vmout/results.tap" 2>/dev/null || echo 0) $(stat -c %s "$OUT/console.log" 2>/dev/null)"
+  progress="$(cat "$OUT/vmout/results.tap" 2>/dev/null | wc -l) $(stat -c %s "$OUT/console.log" 2>/dev/null)"
   if [ "$progress" != "$seen" ]; then seen=$progress; last=$now; fi
   if [ $((now - last)) -ge "$stall" ] || [ $((now - start)) -ge "${NATNOW_KMOD_TIMEOUT:-3000}" ]; then
     echo "kmod: the VM made no progress for $((now - last)) s (after $((now - start)) s, ${seen%% *} result lines): stopping it"
