@@ -163,10 +163,16 @@ describe("the init script (with FAKE rc.common, functions.sh and procd functions
   function initScript(firewallConf: string, what: string): string {
     const conf = mkdtempSync(join(dir, "init-"));
     writeFileSync(join(conf, "firewall"), firewallConf);
+    // mkdir and sysctl are recorded, not run; procd, like instance.c, writes
+    // the pid file with fopen() when it starts the instance: its directory
+    // must have been made
     const stubs = [
+      "made=''",
+      "mkdir() { echo \"mkdir $*\"; made=\"$made ${2:-$1}\"; }",
+      "sysctl() { echo \"sysctl $*\"; }",
       "procd_open_instance() { echo open; }",
-      "procd_set_param() { echo \"param $*\"; }",
-      "procd_close_instance() { echo close; }",
+      "procd_set_param() { echo \"param $*\"; [ \"$1\" = pidfile ] && pidfile=$2; }",
+      "procd_close_instance() { case \" $made \" in *\" ${pidfile%/*} \"*) echo close ;; *) echo \"procd: failed to open pidfile for writing: $pidfile\" ;; esac; }",
       "procd_add_reload_trigger() { echo \"trigger $*\"; }",
       "start() { echo start; }",
       "config_load() { CONFIG_PKG=$1; }",
@@ -185,7 +191,7 @@ describe("the init script (with FAKE rc.common, functions.sh and procd functions
   const base = readFileSync(fixturePath("fw4-examples", "a", "firewall"), "utf8");
   const section = (enabled: string) => `${base}\nconfig include 'natnow'\n\toption path '/usr/share/natnow/fw4.include'\n\toption enabled '${enabled}'\n`;
   const started = [
-    "open", "param command /usr/bin/natnow daemon", "param file /etc/config/natnow", "param pidfile /var/run/natnow/daemon.pid",
+    "mkdir -p /var/run/natnow", "open", "param command /usr/bin/natnow daemon", "param file /etc/config/natnow", "param pidfile /var/run/natnow/daemon.pid",
     "param respawn 3600 5 5", "param stdout 1", "param stderr 1", "close", "",
   ].join("\n");
   const cases: [string, string, string][] = [
