@@ -211,12 +211,13 @@ function singleValues(s: Selector): Map<string, string> {
  * (1.4.7, 1.4.8) filters those in userspace: the kernel still sends the
  * whole table, but few lines are printed and read. When every selector
  * wants never-replied entries only, `-u UNREPLIED` has the kernel itself
- * send only those (a dump filter; -D ignores it, so it is used with -L only).
+ * send only those (a dump filter; -D ignores it, so it is used with -L only),
+ * unless `kernelStatus` is false (a kernel without that filter).
  */
-export function listArgs(family: 4 | 6, selectors: readonly Selector[]): string[] {
+export function listArgs(family: 4 | 6, selectors: readonly Selector[], kernelStatus = true): string[] {
   const args = ["conntrack", "-L", "-f", `ipv${family}`, "-o", "extended,id"];
   const mine = selectors.filter((s) => s.family === family);
-  if (mine.length && mine.every((s) => s.replied === false)) args.push("-u", "UNREPLIED");
+  if (kernelStatus && mine.length && mine.every((s) => s.replied === false)) args.push("-u", "UNREPLIED");
   const maps = mine.map(singleValues);
   if (!maps.length) return args;
   const common = [...maps[0]].filter(([opt, v]) => maps.every((m) => m.get(opt) === v));
@@ -259,7 +260,7 @@ export function applyConntrack(host: Host, selectors: readonly Selector[], opts:
     let r = host.exec(argv);
     if (r.status !== 0 && argv.indexOf("UNREPLIED") >= 0) {
       // a kernel without the status dump filter: the whole table, filtered here
-      r = host.exec(argv.filter((a, i) => a !== "-u" && argv[i - 1] !== "-u"));
+      r = host.exec(listArgs(fam, selectors, false));
     }
     if (r.status !== 0) {
       result.errors.push(`${argv.join(" ")} failed (status ${r.status}): ${r.stderr.trim()}`);

@@ -1,7 +1,6 @@
 /** `natnow status`: the backend natnow would use and why, the kernel module's counters, the last runs. */
 
 import { availability, pickBackend } from "../backend/detect.ts";
-import { LISTENING_FILE } from "../daemon/daemon.ts";
 import { exportFirewall, switchState } from "../daemon/snapshot.ts";
 import { formatCounts } from "../daemon/run.ts";
 import { readKmodStatus } from "../backend/kmod.ts";
@@ -91,7 +90,7 @@ export function statusCommand(host: Host, argv: string[]): number {
 
 /** Whether a daemon hears the bus: a live pid in the state directory's `listening` file (daemon.ts). */
 export function listeningDaemon(host: Host, dir: string): { listening: boolean; pid: number | null } {
-  const b = host.readFile(`${dir}/${LISTENING_FILE}`);
+  const b = host.readFile(`${dir}/${STATE_FILES.listening}`);
   const pid = b === null ? NaN : Number(utf8Decode(b).trim());
   if (!Number.isInteger(pid) || pid <= 0) return { listening: false, pid: null };
   return { listening: host.exists(`/proc/${pid}`), pid };

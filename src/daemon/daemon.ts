@@ -21,6 +21,7 @@ import { Debouncer, describeEvent, nftChange, SETTLE_MS } from "./events.ts";
 import { tryLock, unlock } from "./lock.ts";
 import { type RunOutcome, runOnce } from "./run.ts";
 import { takeSnapshot } from "./snapshot.ts";
+import { STATE_FILES } from "./state.ts";
 
 /** Where the daemon reads and writes. */
 export interface DaemonOptions {
@@ -32,9 +33,6 @@ export interface DaemonOptions {
   /** The bus echo's timing (bus.ts); the router's by default. */
   busTiming?: { everyMs: number; echoMs: number };
 }
-
-/** The file that holds the daemon's pid while the bus is heard. */
-export const LISTENING_FILE = "listening";
 
 /** The run's syslog line: trigger, changes, flows, backend, duration, errors. */
 export function logLine(trigger: string, o: RunOutcome): string {
@@ -81,7 +79,7 @@ function policyDebounce(host: Host, path: string): number {
 /** Runs the daemon until the process is stopped. */
 export function startDaemon(host: Host, opts: DaemonOptions): void {
   host.makeDirs(opts.stateDir);
-  const listening = `${opts.stateDir}/${LISTENING_FILE}`;
+  const listening = `${opts.stateDir}/${STATE_FILES.listening}`;
   host.removeFile(listening);
   const debounceS = opts.debounce ?? policyDebounce(host, opts.policyPath);
   const fire = (triggers: string[]): void => {

@@ -133,7 +133,7 @@ export function runOnce(host: Host, req: RunRequest): RunOutcome {
   }
   const { plan, policy, model } = outcome.result;
   run.drift = outcome.extra?.drift ?? [];
-  run.warnings = [...req.snapshot.warnings, ...(outcome.extra?.warnings ?? [])];
+  run.warnings = [...(run.warnings ?? []), ...(outcome.extra?.warnings ?? [])];
   if (boot && !/boot/.test(run.trigger)) run.trigger = `${run.trigger} (boot)`;
   planned = plan.changes.map((c) => ({
     change: c.change.text, note: c.note,

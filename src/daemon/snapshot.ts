@@ -8,7 +8,7 @@
  * -q, and a parse error's message is the only reason there is.
  */
 
-import type { Host } from "../host/host.ts";
+import type { ExecResult, Host } from "../host/host.ts";
 import type { LiveInput } from "../plan/live.ts";
 import { parseUci } from "../uci/parse.ts";
 import { utf8Decode, utf8Encode } from "../uci/bytes.ts";
@@ -78,11 +78,17 @@ export function switchState(config: Uint8Array): { on: boolean | null; why: stri
   return { on: !(e !== null && FALSE_WORDS.indexOf(e) >= 0), why: "", parses: true };
 }
 
+/** libuci's CLI asked for the firewall config (without -q: see the module comment). */
+const UCI_EXPORT = ["uci", "export", "firewall"];
+
+/** The firewall config from what `uci export firewall` answered, or why it cannot be had. */
+function firewallConfig(r: ExecResult): { config: Uint8Array | null; error: string } {
+  return r.status === 0 ? { config: utf8Encode(r.stdout), error: "" } : { config: null, error: failure(UCI_EXPORT, r) };
+}
+
 /** The firewall config through libuci's CLI (`uci export firewall`), or why it cannot be had. */
 export function exportFirewall(host: Host): { config: Uint8Array | null; error: string } {
-  const argv = ["uci", "export", "firewall"];
-  const r = host.exec(argv);
-  return r.status === 0 ? { config: utf8Encode(r.stdout), error: "" } : { config: null, error: failure(argv, r) };
+  return firewallConfig(host.exec(UCI_EXPORT));
 }
 
 /** Takes the snapshot. */
@@ -96,11 +102,10 @@ export function takeSnapshot(host: Host, src: SnapshotSources): Snapshot {
   const NFT = ["nft", "-j", "list", "ruleset"];
   const UBUS = ["ubus", "call", "network.interface", "dump"];
   const IP = [["ip", "-j", "addr"], ["ip", "-j", "-4", "route"], ["ip", "-j", "-6", "route"]];
-  const UCI = ["uci", "export", "firewall"];
   const argvs = [...IP];
   if (!src.rulesetFile) argvs.push(NFT);
   if (!src.interfacesFile && src.router) argvs.push(UBUS);
-  if (!src.configFile && src.router) argvs.push(UCI);
+  if (!src.configFile && src.router) argvs.push(UCI_EXPORT);
   const results = host.execAll(argvs);
   const result = (argv: string[]) => results[argvs.indexOf(argv)];
 
@@ -138,9 +143,9 @@ export function takeSnapshot(host: Host, src: SnapshotSources): Snapshot {
   let switchWhy = "no firewall config was read";
   if (src.configFile) config = file(src.configFile);
   else if (src.router) {
-    const r = result(UCI);
-    if (r.status === 0) config = utf8Encode(r.stdout);
-    else switchWhy = `cannot read the firewall config: ${failure(UCI, r)}`;
+    const x = firewallConfig(result(UCI_EXPORT));
+    config = x.config;
+    if (config === null) switchWhy = `cannot read the firewall config: ${x.error}`;
   }
   if (config !== null) {
     const s = switchState(config);

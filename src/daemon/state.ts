@@ -10,7 +10,12 @@ import type { BackendResult } from "../backend/result.ts";
 export const STATE_DIR = "/var/run/natnow";
 
 /** File names inside the state directory: the nat part of the ruleset last applied, the runs. */
-export const STATE_FILES = { applied: "applied.ruleset.json", runs: "runs.json" } as const;
+export const STATE_FILES = {
+  applied: "applied.ruleset.json",
+  runs: "runs.json",
+  /** The daemon's pid while it hears the bus (daemon.ts); fw4's include reads it. */
+  listening: "listening",
+} as const;
 
 /** How many runs are kept. */
 export const MAX_RUNS = 10;

@@ -91,6 +91,12 @@ describe("conntrack -L narrowing", () => {
     { name: "the other family's selectors do not count", selectors: [sel(17, 5060), sel(6, 80, 6, "2001:db8:1::20/128")], want: [...base, "-p", "17", "-r", "198.18.1.20", "--dport", "5060"] },
   ];
   for (const c of cases) it(c.name, () => expect(listArgs(4, c.selectors)).toEqual(c.want));
+  it("never-replied selectors only: the kernel sends only unreplied entries (unless it cannot)", () => {
+    const renew = { ...sel(17, 5060), action: "renew" as const, replied: false, dnat: null };
+    expect(listArgs(4, [renew, renew])).toEqual([...base, "-u", "UNREPLIED", "-p", "17", "-r", "198.18.1.20", "--dport", "5060"]);
+    expect(listArgs(4, [renew], false)).toEqual([...base, "-p", "17", "-r", "198.18.1.20", "--dport", "5060"]);
+    expect(listArgs(4, [renew, sel(17, 5060)])).toEqual([...base, "-p", "17", "-r", "198.18.1.20", "--dport", "5060"]);
+  });
 });
 
 let host: Host;
