@@ -10,6 +10,7 @@
 
 import type { ExecResult, Host } from "../host/host.ts";
 import type { LiveInput } from "../plan/live.ts";
+import { parseBool } from "../firewall/values.ts";
 import { parseUci } from "../uci/parse.ts";
 import { utf8Decode, utf8Encode } from "../uci/bytes.ts";
 
@@ -49,16 +50,14 @@ export function failure(argv: string[], r: { status: number; stdout: string; std
   return `${argv.join(" ")} failed (status ${r.status})${said ? `: ${said}` : ""}`;
 }
 
-const FALSE_WORDS = ["0", "no", "off", "false", "disabled"];
-
 /** Where natnow's package installs the fw4 include. */
 export const INCLUDE_PATH = "/usr/share/natnow/fw4.include";
 
 /**
  * The switch, natnow's include section of the firewall config: the one
  * named 'natnow', else one whose `path` is natnow's include (LuCI adds
- * anonymous sections). true (on), false (`enabled` is one of fw4's false
- * words, as fw4.uc parse_bool reads them), or null with why.
+ * anonymous sections). true (on: fw4 runs the include), false (`enabled`
+ * is false, or a word fw4's parse_bool does not know), or null with why.
  */
 export function switchState(config: Uint8Array): { on: boolean | null; why: string; parses: boolean } {
   let pkg;
@@ -74,8 +73,10 @@ export function switchState(config: Uint8Array): { on: boolean | null; why: stri
   const includes = pkg.sections.filter((x) => x.type === "include");
   const s = includes.find((x) => x.name === "natnow") ?? includes.find((x) => value(x, "path") === INCLUDE_PATH);
   if (!s) return { on: null, why: `no include section 'natnow' (path ${INCLUDE_PATH}) in /etc/config/firewall`, parses: true };
-  const e = value(s, "enabled");
-  return { on: !(e !== null && FALSE_WORDS.indexOf(e) >= 0), why: "", parses: true };
+  // fw4.uc parse_include: `enabled` is a bool defaulting to 1; a value
+  // parse_bool does not know ('enabled', 'On') makes fw4 ignore the
+  // section, so natnow's include never runs: off
+  return { on: parseBool(value(s, "enabled") ?? "1") === true, why: "", parses: true };
 }
 
 /** libuci's CLI asked for the firewall config (without -q: see the module comment). */

@@ -14,6 +14,10 @@ describe("the switch", () => {
     ["off with 'off'", inc("\toption enabled 'off'\n"), false],
     ["off with 'disabled'", inc("\toption enabled 'disabled'\n"), false],
     ["off with 'no'", inc("\toption enabled 'no'\n"), false],
+    // fw4.uc parse_bool knows neither: parse_include ignores the section, the include never runs
+    ["off with 'enabled' (fw4 ignores the section)", inc("\toption enabled 'enabled'\n"), false],
+    ["off with 'On' (fw4 ignores the section)", inc("\toption enabled 'On'\n"), false],
+    ["on with 'yes'", inc("\toption enabled 'yes'\n"), true],
     ["unknown: another include only", inc("\toption path '/etc/firewall.user'\n", ""), null],
     ["unknown: a parse error", "config defaults\nfoo bar\n", null],
   ];
