@@ -75,10 +75,13 @@ export interface Run {
   stderr: string;
 }
 
+let routers = 0;
+
 /** One router and its hosts. */
 export class Router {
   readonly dir = mkdtempSync(join(tmpdir(), "natnow-e2e-"));
-  private readonly prefix = `nn${process.pid % 100000}${Math.floor(Math.random() * 1000)}`;
+  // pid and a per-process count, apart: a random suffix collided once in a clean-clone run
+  private readonly prefix = `nn${process.pid}x${++routers}`;
   private readonly names: string[] = [];
 
   /** `lanHosts`: namespace name → IPv4 address on the LAN (its IPv6 one follows, see v6of). */
