@@ -2,7 +2,7 @@
 
 import { createHost } from "../host/index.ts";
 import { utf8Encode } from "../uci/bytes.ts";
-import { run } from "./run.ts";
+import { EXIT_SOFTWARE, run } from "./run.ts";
 
 createHost().then((host) => {
   let code: number | null;
@@ -11,7 +11,7 @@ createHost().then((host) => {
   } catch (e) {
     const msg = e instanceof Error ? `${e.message}\n${e.stack ?? ""}` : String(e);
     host.writeStderr(utf8Encode(`natnow: internal error: ${msg}\n`));
-    code = 70;
+    code = EXIT_SOFTWARE;
   }
   // null: a service that goes on running on its event loop (the daemon)
   if (code !== null) host.exit(code);

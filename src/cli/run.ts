@@ -1,6 +1,7 @@
 /** natnow's command dispatcher. */
 
 import type { Host } from "../host/host.ts";
+import { utf8Decode } from "../uci/bytes.ts";
 import { UsageError } from "./args.ts";
 import { err, out } from "./output.ts";
 import { APPLY_USAGE, applyCommand } from "./apply.ts";
@@ -26,8 +27,62 @@ const USAGE = `usage:
 /** Exit status for usage errors. */
 export const EXIT_USAGE = 64;
 
-/** Runs one natnow command and returns its exit status (null: it goes on running, as the daemon does). */
+/** Exit status for an internal error (sysexits EX_SOFTWARE). */
+export const EXIT_SOFTWARE = 70;
+
+/**
+ * Runs one natnow command and returns its exit status (null: it goes on
+ * running, as the daemon does). With `--json` standard output always gets a
+ * JSON answer, errors included (jsonAnswer): rpcd turns an empty stdout into
+ * UBUS_STATUS_NO_DATA, which tells LuCI nothing.
+ */
 export function run(host: Host, argv: string[]): number | null {
+  return argv.indexOf("--json") >= 0 ? jsonAnswer(host, argv) : dispatch(host, argv);
+}
+
+/** The error lines a command wrote to stderr, without the `natnow: ` prefix and usage text. */
+function errorLines(stderr: string): string[] {
+  const lines = stderr.split("\n").filter((l) => l.startsWith("natnow: ")).map((l) => l.slice(8));
+  return lines.length ? lines : stderr.split("\n").filter((l) => l.trim() !== "").slice(0, 1);
+}
+
+/**
+ * Runs a `--json` command so that stdout gets JSON whatever happens: when the
+ * command failed without printing its answer (a usage error, a held lock,
+ * unreadable input, an internal error), `{"ok": false, "error", "exit"}`.
+ * stderr keeps its text (and an internal error's stack) for the log.
+ */
+function jsonAnswer(host: Host, argv: string[]): number | null {
+  let printed = false;
+  let stderr = "";
+  const watched: Host = {
+    ...host,
+    writeStdout: (d) => {
+      printed = true;
+      host.writeStdout(d);
+    },
+    writeStderr: (d) => {
+      stderr += utf8Decode(d);
+      host.writeStderr(d);
+    },
+  };
+  let code: number | null;
+  try {
+    code = dispatch(watched, argv);
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    err(host, `natnow: internal error: ${msg}\n${e instanceof Error ? e.stack ?? "" : ""}\n`);
+    stderr += `natnow: internal error: ${msg}\n`;
+    code = EXIT_SOFTWARE;
+  }
+  if (code !== null && code !== 0 && !printed) {
+    const errors = errorLines(stderr);
+    out(host, JSON.stringify({ ok: false, error: errors.join("; ") || `exit status ${code}`, errors, exit: code }) + "\n");
+  }
+  return code;
+}
+
+function dispatch(host: Host, argv: string[]): number | null {
   const [cmd, ...rest] = argv;
   try {
     switch (cmd) {

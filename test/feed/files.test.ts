@@ -111,7 +111,7 @@ describe("the rpcd plugin (rpcd's exec protocol)", () => {
     expect(Array.isArray(st.runs)).toBe(true);
   });
   it("an unknown method is an error object", () => {
-    expect(JSON.parse(plugin(["call", "bogus"], "{}").stdout)).toEqual({ error: "unknown method" });
+    expect(JSON.parse(plugin(["call", "bogus"], "{}").stdout)).toEqual({ ok: false, error: "unknown method" });
   });
   it("the ACL grants status and plan to read, apply to write, nothing else", () => {
     expect(JSON.parse(readFileSync(join(FILES, "natnow.acl.json"), "utf8"))).toEqual({
