@@ -34,7 +34,7 @@ import type { AddrMatch, PortMatch } from "../net/match.ts";
 import { formatIp, parsePrefix } from "../net/ip.ts";
 import { PORT_PROTOS, type Selector } from "../plan/selector.ts";
 import { installHolds, needsTombstone } from "./holds.ts";
-import { type BackendResult, emptyResult } from "./result.ts";
+import { type BackendResult, countChange, emptyResult } from "./result.ts";
 
 /** A flow chosen for an action. */
 export interface Chosen {
@@ -299,8 +299,9 @@ export function applyConntrack(host: Host, selectors: readonly Selector[], opts:
         continue;
       }
       deleted.add(k);
-      if (c.selector.action === "renew") result.renewed++;
-      else result.revoked++;
+      const what = c.selector.action === "renew" ? "renewed" : "revoked";
+      result[what]++;
+      countChange(result, c.selector.reason, what);
     }
   }
   for (const c of chosen) if (!deleted.has(flowKey(c.flow))) result.gone++;

@@ -20,7 +20,7 @@ import { formatIp, type IpBytes, parseIp, parsePrefix } from "../net/ip.ts";
 import type { AddrMatch } from "../net/match.ts";
 import { describeSelector, type Selector } from "../plan/selector.ts";
 import { utf8Decode } from "../uci/bytes.ts";
-import { type BackendResult, emptyResult } from "./result.ts";
+import { type BackendResult, countChange, emptyResult } from "./result.ts";
 
 /** The patched file. */
 export const PROCFS_PATH = "/proc/net/nf_conntrack";
@@ -120,15 +120,19 @@ export function applyProcfs(host: Host, selectors: readonly Selector[], opts: Pr
     for (const f of flows) {
       if (!chosen.has(f) && selectorMatches(r.selector, f)) {
         chosen.add(f);
-        if (r.selector.action === "renew") result.renewed++;
-        else result.revoked++;
+        const what = r.selector.action === "renew" ? "renewed" : "revoked";
+        result[what]++;
+        countChange(result, r.selector.reason, what);
       }
     }
   }
   result.matched = chosen.size;
   result.collateral = flows.filter((f) => !chosen.has(f) && addrs.some((a) => killedBy(a, f))).length;
   if (opts.dryRun || !writes.length) {
-    if (opts.dryRun) result.renewed = result.revoked = 0;
+    if (opts.dryRun) {
+      result.renewed = result.revoked = 0;
+      result.byChange = [];
+    }
     return result;
   }
   const err = host.writeControl(path, writes);
@@ -136,6 +140,7 @@ export function applyProcfs(host: Host, selectors: readonly Selector[], opts: Pr
     result.errors.push(`writing ${path} failed: ${err}`);
     result.failed = result.matched;
     result.renewed = result.revoked = 0;
+    result.byChange = [];
   }
   return result;
 }

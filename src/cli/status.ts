@@ -1,6 +1,7 @@
 /** `natnow status`: the backend natnow would use and why, the kernel module's counters, the last runs. */
 
 import { availability, pickBackend } from "../backend/detect.ts";
+import type { ChangeCounts } from "../backend/result.ts";
 import { exportFirewall, switchState } from "../daemon/snapshot.ts";
 import { formatCounts } from "../daemon/run.ts";
 import { readKmodStatus } from "../backend/kmod.ts";
@@ -18,6 +19,16 @@ export const STATUS_USAGE = "natnow status [--policy F] [--state-dir D] [--json]
 /** The policy file on the router. */
 export const POLICY_PATH = "/etc/config/natnow";
 
+/** What one change's selectors did, in words (`revoked 2`, `armed 1, revoked (counted for the run)`). */
+export function changeCounts(c: ChangeCounts): string {
+  const parts: string[] = [];
+  if (c.armed) parts.push(`armed ${c.armed}`);
+  if (c.renewed) parts.push(`renewed ${c.renewed}`);
+  if (c.revoked === null) parts.push("revoked (counted for the run)");
+  else if (c.revoked) parts.push(`revoked ${c.revoked}`);
+  return parts.length ? parts.join(", ") : "no flow";
+}
+
 /** One run in a line (and its errors below it). */
 export function formatRun(r: RunRecord): string {
   const when = new Date(r.time).toISOString().replace("T", " ").slice(0, 19);
@@ -26,7 +37,10 @@ export function formatRun(r: RunRecord): string {
     `  ${when} UTC  ${r.trigger}${r.dryRun ? " (dry run)" : ""}  ${r.ok ? "ok" : "FAILED"}  ` +
     `${r.backend ?? "no backend"}  ${r.changes.length} change(s)  ${counts}  ${r.durationMs} ms`,
   ];
-  for (const c of r.changes) lines.push(`      ${c}`);
+  for (const c of r.changes) {
+    const n = r.result?.byChange?.find((x) => x.change === c);
+    lines.push(`      ${c}${n ? `: ${changeCounts(n)}` : ""}`);
+  }
   for (const e of r.errors) lines.push(`      error: ${e}`);
   for (const d of r.drift ?? []) lines.push(`      drift: ${d}`);
   for (const w of r.warnings ?? []) lines.push(`      warning: ${w}`);

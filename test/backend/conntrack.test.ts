@@ -145,7 +145,8 @@ describe.skipIf(!canRun)("conntrack backend (real conntrack-tools in a namespace
   it("revokes exactly the forwarded flows, holds their reply tuples, leaves bystanders' entries", () => {
     const before = table();
     const r = applyConntrack(host, [revokeSip], opts);
-    expect(r).toEqual({ backend: "conntrack", matched: 2, renewed: 0, revoked: 2, gone: 0, failed: 0, collateral: 0, armed: 0, commands: [], errors: [] });
+    expect(r).toEqual({ backend: "conntrack", matched: 2, renewed: 0, revoked: 2, gone: 0, failed: 0, collateral: 0, armed: 0,
+      byChange: [{ change: revokeSip.reason, renewed: 0, revoked: 2, armed: 0 }], commands: [], errors: [] });
     const after = table();
     expect([...after.keys()].sort()).toEqual(["198.19.0.2:4100>5061", "198.19.0.3:4001>5060"]);
     for (const [k, id] of after) expect(id).toBe(before.get(k));

@@ -38,6 +38,8 @@ describe("kmod backend", () => {
     expect(m.state.writes.length).toBe(3);
     expect(m.state.writes.every((w) => w.startsWith("kill family=ipv4 proto=17 ") && w.endsWith("\n"))).toBe(true);
     expect([r.revoked, r.armed, r.errors]).toEqual([6, 0, []]);
+    // one change: the run's kills are its kills
+    expect(r.byChange).toEqual([{ change: "redirect 'SIP' removed", renewed: 0, revoked: 6, armed: 0 }]);
   });
   it("arms the renew scopes in one write, with the policy's TTL", () => {
     const m = fakeModule();
@@ -45,6 +47,7 @@ describe("kmod backend", () => {
     expect(m.state.writes).toHaveLength(1);
     expect(m.state.writes[0]).toMatch(/^arm ttl=120 family=ipv4 .* \| family=ipv4 .* \| family=ipv4 .*\n$/);
     expect([r.armed, r.errors]).toEqual([3, []]);
+    expect(r.byChange).toEqual([{ change: "redirect 'SIP' added", renewed: 0, revoked: 0, armed: 3 }]);
   });
   it("a dry run lists the commands and writes nothing", () => {
     const m = fakeModule();

@@ -103,6 +103,7 @@ describe("procfs backend on the fake patched file", () => {
     expect(fake.flushed).toBe(false);
     expect(fake.lines).toEqual([BYSTANDER]);
     expect([r.matched, r.revoked, r.collateral, r.errors]).toEqual([1, 1, 1, []]);
+    expect(r.byChange).toEqual([{ change: revokes()[0].reason, renewed: 0, revoked: 1, armed: 0 }]);
   });
 
   it("a dry run counts and writes nothing", () => {
