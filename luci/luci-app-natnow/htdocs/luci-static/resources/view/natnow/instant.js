@@ -7,9 +7,41 @@
 'require uci';
 'require dom';
 
+var INCLUDE_PATH = '/usr/share/natnow/fw4.include';
+
+/* no `expect`: rpc.js then resolves with the bare ubus status when rpcd answers one instead of data (ask() below) */
 var callStatus = rpc.declare({ object: 'natnow', method: 'status' });
 var callPlan = rpc.declare({ object: 'natnow', method: 'plan' });
 var callApply = rpc.declare({ object: 'natnow', method: 'apply' });
+
+function statusText(code) {
+	switch (code) {
+	case 5: return _('natnow gave no answer (ubus status 5, no data). See "logread -e natnow" on the router.');
+	case 6: return _('Permission denied (ubus status 6).');
+	case 7: return _('natnow did not answer in time (ubus status 7, request timeout).');
+	default: return _('The call failed with ubus status %d.').format(code);
+	}
+}
+
+/* an error's first line: LuCI appends stack lines to the messages it raises */
+function firstLine(e) {
+	return String((e && e.message != null) ? e.message : e).split(/\n/)[0];
+}
+
+/* calls natnow through rpcd: the answer is a JSON object, or the promise rejects with a message a user can read */
+function ask(call) {
+	return call().then(function(r) {
+		if (typeof r == 'number')
+			throw new Error(statusText(r));
+		if (r == null || typeof r != 'object' || Array.isArray(r))
+			throw new Error(_('natnow answered something that is not a JSON object.'));
+		if (r.ok === false && r.error)
+			throw new Error(r.error);
+		return r;
+	}, function(e) {
+		throw new Error(firstLine(e));
+	});
+}
 
 function closeButton() {
 	return E('div', { 'class': 'right' }, [
@@ -28,33 +60,81 @@ function errorList(errors) {
 function counts(r) {
 	if (!r.result)
 		return _('nothing reset');
+	if (r.result.backend == 'kmod')
+		return _('armed %d, revoked %d').format(r.result.armed, r.result.revoked);
 	return _('renewed %d, revoked %d').format(r.result.renewed, r.result.revoked);
+}
+
+function ago(time) {
+	var s = Math.max(0, Math.round((Date.now() - time) / 1000));
+	if (s < 90)
+		return _('%d s ago').format(s);
+	if (s < 5400)
+		return _('%d min ago').format(s / 60);
+	if (s < 129600)
+		return _('%d h ago').format(s / 3600);
+	return new Date(time).toLocaleString();
+}
+
+/* what a run did, in words */
+function summary(r) {
+	if (!r.ok && r.errors.length && !r.result)
+		return _('failed: %s').format(r.errors[0]);
+	if (!r.changes.length)
+		return _('no NAT change, nothing reset');
+	return _('%s for %s').format(counts(r), r.changes.join('; '));
+}
+
+function changeCounts(c) {
+	var parts = [];
+	if (c.armed)
+		parts.push(_('armed %d').format(c.armed));
+	if (c.renewed)
+		parts.push(_('renewed %d').format(c.renewed));
+	if (c.revoked == null)
+		parts.push(_('revoked (counted for the whole run)'));
+	else if (c.revoked)
+		parts.push(_('revoked %d').format(c.revoked));
+	return parts.length ? parts.join(', ') : _('no flow');
+}
+
+function runDetails(r) {
+	var byChange = (r.result && r.result.byChange) || [];
+	ui.showModal(_('Run at %s').format(new Date(r.time).toLocaleString()), [
+		E('p', {}, [ E('strong', {}, _('Trigger')), ': ', r.trigger ]),
+		E('p', {}, [ E('strong', {}, _('Backend')), ': ', r.backend || _('none'), r.reason ? ' (' + r.reason + ')' : '' ]),
+		E('p', {}, [ E('strong', {}, _('Flows')), ': ', counts(r), ' ', _('in %d ms').format(r.durationMs) ]),
+		r.changes.length ? E('ul', { 'class': 'natnow-run-changes' }, r.changes.map(function(c) {
+			var n = byChange.filter(function(x) { return x.change == c; })[0];
+			return E('li', {}, [ c, ': ', n ? changeCounts(n) : _('no flow') ]);
+		})) : E('p', {}, _('No NAT change.')),
+		errorList(r.errors.concat(r.warnings || [], (r.drift || []).map(function(d) { return _('drift: %s').format(d); }))),
+		closeButton()
+	]);
 }
 
 function renderRuns(runs) {
 	if (!runs.length)
 		return E('p', { 'class': 'natnow-no-runs' }, _('No run recorded yet.'));
 
+	var titles = [ _('Time'), _('Trigger'), _('Changes'), _('Flows'), _('Duration'), _('Errors'), _('Details') ];
 	return E('table', { 'class': 'table natnow-runs' }, [
-		E('tr', { 'class': 'tr table-titles' }, [
-			E('th', { 'class': 'th' }, _('Time')),
-			E('th', { 'class': 'th' }, _('Trigger')),
-			E('th', { 'class': 'th' }, _('Changes')),
-			E('th', { 'class': 'th' }, _('Flows')),
-			E('th', { 'class': 'th' }, _('Duration')),
-			E('th', { 'class': 'th' }, _('Errors'))
-		])
+		E('tr', { 'class': 'tr table-titles' }, titles.map(function(t, i) { return E('th', { 'class': 'th' }, i < 6 ? t : ''); }))
 	].concat(runs.map(function(r) {
-		// what a run could not read (libuci's parse error, ubusd gone) is shown with its errors
+		/* what a run could not read (libuci's parse error, ubusd gone) is shown with its errors */
 		var problems = r.errors.concat(r.warnings || []);
-		return E('tr', { 'class': 'tr' }, [
-			E('td', { 'class': 'td' }, new Date(r.time).toLocaleString()),
-			E('td', { 'class': 'td' }, r.trigger),
-			E('td', { 'class': 'td' }, r.changes.length ? r.changes.join('; ') : _('none')),
-			E('td', { 'class': 'td' }, counts(r)),
-			E('td', { 'class': 'td' }, _('%d ms').format(r.durationMs)),
-			E('td', { 'class': 'td' }, problems.length ? problems.join('; ') : _('none'))
-		]);
+		var cells = [
+			new Date(r.time).toLocaleString(),
+			r.trigger,
+			r.changes.length ? r.changes.join('; ') : _('no NAT change'),
+			counts(r),
+			_('%d ms').format(r.durationMs),
+			problems.length ? problems.join('; ') : _('no error'),
+			E('button', { 'class': 'btn cbi-button natnow-details', 'click': function() { runDetails(r); } }, _('Details'))
+		];
+		return E('tr', { 'class': 'tr' }, cells.map(function(c, i) {
+			return E('td', { 'class': 'td', 'data-title': titles[i] }, c);
+		}));
 	})));
 }
 
@@ -66,15 +146,24 @@ function backendHint(st) {
 	return _('Install conntrack (conntrack-tools) or kmod-natnow: without one of them natnow cannot reset any flow.');
 }
 
-function renderStatus(st) {
-	if (!st)
-		return E('div', { 'class': 'alert-message warning natnow-missing' },
-			_('The natnow service does not answer: its rpcd plugin is missing. Install or reinstall the natnow package.'));
+function renderError(text) {
+	return E('div', { 'class': 'alert-message warning natnow-unavailable' }, text);
+}
 
-	var enabled = (st.enabled === null) ? _('unknown') : (st.enabled ? _('on') : _('off'));
+function renderStatus(st) {
+	if (st == null || typeof st.available != 'object' || !Array.isArray(st.runs))
+		return renderError(_('natnow answered without its status.'));
+
+	var enabled = (st.enabled == null) ? _('unknown (%s)').format(st.switchWhy || '?') : (st.enabled ? _('on') : _('off'));
+	var daemon = st.daemon && st.daemon.listening ? _('listening (pid %d)').format(st.daemon.pid)
+		: _('not listening: the firewall include runs natnow itself');
+	var last = st.runs.filter(function(r) { return !r.dryRun; })[0];
 
 	return E('div', { 'class': 'natnow-status' }, [
 		E('p', {}, [ E('strong', {}, _('Switch')), ': ', enabled ]),
+		E('p', {}, [ E('strong', {}, _('Daemon')), ': ', daemon ]),
+		E('p', { 'class': 'natnow-last' }, [ E('strong', {}, _('Last acted')), ': ',
+			last ? _('%s (%s): %s').format(ago(last.time), last.trigger, summary(last)) : _('not yet') ]),
 		E('p', {}, [ E('strong', {}, _('Backend')), ': ', st.backend || _('none'), ' (', st.reason, ')' ]),
 		E('ul', {}, [ 'kmod', 'conntrack', 'procfs' ].map(function(b) {
 			return E('li', {}, [ E('code', {}, b), ': ', st.available[b].ok ? _('available') : _('not available'), ' (', st.available[b].why, ')' ]);
@@ -101,67 +190,128 @@ function describePlan(p) {
 	}));
 }
 
+/* the firewall include that is natnow's switch: 'natnow', or an anonymous one with natnow's path (as LuCI's firewall app adds it) */
+function includeSection() {
+	var named = uci.get('firewall', 'natnow');
+	if (named && named['.type'] == 'include')
+		return 'natnow';
+	var found = uci.sections('firewall', 'include').filter(function(s) { return s.path == INCLUDE_PATH; })[0];
+	return found ? found['.name'] : null;
+}
+
+/*
+ * Writes an option only when the user changed it; an option the config does
+ * not have counts as its default, as natnow and fw4 read it. (form.js's own
+ * parse re-sets every Flag and deletes a ListValue left at its default.)
+ */
+function writeIfChanged(section_id) {
+	if (!this.isActive(section_id))
+		return Promise.resolve();
+	var stored = this.cfgvalue(section_id), value = this.formvalue(section_id);
+	if (stored == null)
+		stored = this.default;
+	return Promise.resolve(value == stored ? null : this.write(section_id, value));
+}
+
 return view.extend({
 	load: function() {
 		return Promise.all([
-			callStatus().catch(function() { return null; }),
+			ask(callStatus).catch(function(e) { return e; }),
 			uci.load('firewall'),
 			uci.load('natnow')
 		]);
 	},
 
 	handlePreview: function() {
-		return callPlan().then(function(p) {
+		return ask(callPlan).then(function(p) {
 			ui.showModal(_('Preview'), [ describePlan(p), errorList(p.errors), closeButton() ]);
 		}).catch(function(e) {
-			ui.addNotification(null, E('p', {}, _('Preview failed: %s').format(e.message)));
+			ui.addNotification(null, E('p', {}, _('Preview failed: %s').format(firstLine(e))), 'danger');
 		});
 	},
 
-	handleReset: function() {
+	/* "Reset now": asks first (LuCI's own footer "Reset" is handleReset and discards form input) */
+	handleResetFlows: function() {
 		ui.showModal(_('Reset now'), [
 			E('p', {}, _('Reset the connections that NAT changes since the last run concern? Never replied flows are renewed, flows of removed forwards are cut.')),
 			E('div', { 'class': 'right' }, [
 				E('button', { 'class': 'btn', 'click': ui.hideModal }, _('Cancel')),
 				' ',
-				E('button', { 'class': 'btn cbi-button-action natnow-confirm', 'click': function() {
-					return callApply().then(function(r) {
-						var text = r.off ? _('Instant NAT is switched off.') : _('Done: %s in %d ms.').format(counts(r), r.durationMs);
-						ui.showModal(_('Reset now'), [ E('p', { 'class': 'natnow-result' }, text), errorList(r.errors), closeButton() ]);
-					}).catch(function(e) {
-						ui.showModal(_('Reset now'), [ E('p', {}, _('Reset failed: %s').format(e.message)), closeButton() ]);
-					});
-				} }, _('Reset now'))
+				E('button', { 'class': 'btn cbi-button-action natnow-confirm', 'click': ui.createHandlerFn(this, 'handleApplyConfirmed') }, _('Reset now'))
 			])
 		]);
 	},
 
-	render: function(data) {
-		var status = data[0], m, s, o;
-		var statusBox = E('div', { 'class': 'cbi-section' }, renderStatus(status));
+	/* one natnow.apply at a time: the button is disabled while it runs, and a second click is ignored */
+	handleApplyConfirmed: function() {
+		if (this.applying)
+			return this.applying;
+		var self = this;
+		this.applying = ask(callApply).then(function(r) {
+			var text = r.off ? _('Instant NAT is switched off.') : _('Done: %s in %d ms.').format(counts(r), r.durationMs);
+			ui.showModal(_('Reset now'), [ E('p', { 'class': 'natnow-result' }, text), errorList(r.errors), closeButton() ]);
+		}).catch(function(e) {
+			ui.showModal(_('Reset now'), [ E('p', { 'class': 'natnow-result' }, _('Reset failed: %s').format(firstLine(e))), closeButton() ]);
+		}).finally(function() {
+			self.applying = null;
+		});
+		return this.applying;
+	},
 
-		m = new form.Map('firewall', _('Instant NAT'),
+	/* the switch's include section is missing: add it as natnow's uci-defaults does; Save & Apply writes it */
+	handleAddInclude: function() {
+		uci.add('firewall', 'include', 'natnow');
+		uci.set('firewall', 'natnow', 'path', INCLUDE_PATH);
+		uci.set('firewall', 'natnow', 'enabled', '1');
+		dom.content(this.missingBox, '');
+		return this.switchMap.reset();
+	},
+
+	/* LuCI's Save: both maps' input, sent once (each Map.save would send every pending change) */
+	handleSave: function() {
+		var m = this.switchMap, p = this.policyMap;
+		return Promise.all([ m.parse(), p.parse() ]).then(function() {
+			return uci.save();
+		}).then(function() {
+			return Promise.all([ m.load(), p.load() ]);
+		}).then(function() {
+			return Promise.all([ m.reset(), p.reset() ]);
+		});
+	},
+
+	render: function(data) {
+		var status = data[0], m, s, o, self = this;
+		var statusBox = E('div', { 'class': 'cbi-section-node' },
+			(status instanceof Error) ? renderError(_('Status failed: %s').format(status.message)) : renderStatus(status));
+		var sid = includeSection();
+
+		this.missingBox = E('div', {}, sid ? '' : E('div', { 'class': 'alert-message warning natnow-no-include' }, [
+			E('p', {}, _('/etc/config/firewall has no include section for natnow, so natnow cannot be switched on. Reinstalling natnow adds it; so does this button.')),
+			E('button', { 'class': 'btn cbi-button-add natnow-add-include', 'click': ui.createHandlerFn(this, 'handleAddInclude') }, _('Add the include section'))
+		]));
+
+		m = this.switchMap = new form.Map('firewall', _('Instant NAT'),
 			_('When a port forward, SNAT or masquerade rule is added, changed or removed, connections that already exist keep their old NAT. natnow resets exactly the connections a change concerns, after every firewall reload.'));
-		s = m.section(form.NamedSection, 'natnow', 'include');
+		s = m.section(form.NamedSection, sid || 'natnow', 'include');
 		o = s.option(form.Flag, 'enabled', _('Apply NAT changes to existing connections'),
 			_('Switches natnow on or off (the include section natnow of the firewall configuration).'));
 		o.default = '1';
-		o.rmempty = false;
+		o.parse = writeIfChanged;
 
-		var p = new form.Map('natnow', _('Policy'));
+		var p = this.policyMap = new form.Map('natnow', _('Policy'));
 		s = p.section(form.NamedSection, 'main', 'natnow');
 
 		o = s.option(form.Flag, 'renew', _('Renew'), _('Renew never replied connections under added or changed rules, so they get the new NAT.'));
 		o.default = '1';
-		o.rmempty = false;
+		o.parse = writeIfChanged;
 
 		o = s.option(form.Flag, 'revoke', _('Revoke'), _('Cut connections still translated by a removed or changed rule.'));
 		o.default = '1';
-		o.rmempty = false;
+		o.parse = writeIfChanged;
 
 		o = s.option(form.Flag, 'established', _('Established connections'), _('Also reset connections that have seen replies, under added rules.'));
 		o.default = '0';
-		o.rmempty = false;
+		o.parse = writeIfChanged;
 
 		o = s.option(form.DynamicList, 'exclude', _('Excluded rules'), _('Port forwards and NAT rules, by name, that natnow leaves alone.'));
 		uci.sections('firewall', 'redirect').concat(uci.sections('firewall', 'nat')).forEach(function(r) {
@@ -175,6 +325,7 @@ return view.extend({
 		o.value('conntrack', _('conntrack-tools'));
 		o.value('procfs', _('procfs (by address)'));
 		o.default = 'auto';
+		o.parse = writeIfChanged;
 
 		o = s.option(form.Value, 'debounce', _('Debounce'), _('Seconds a burst of firewall reloads may last before natnow acts (0 to 60).'));
 		o.datatype = 'range(0,60)';
@@ -186,30 +337,31 @@ return view.extend({
 
 		o = s.option(form.Flag, 'procfs_collateral', _('Allow deletes by address'), _('Let the procfs backend delete every connection of an address; other connections of that host are cut too.'));
 		o.default = '0';
-		o.rmempty = false;
+		o.parse = writeIfChanged;
 
 		poll.add(function() {
-			return callStatus().then(function(st) {
+			return ask(callStatus).then(function(st) {
 				dom.content(statusBox, renderStatus(st));
-			}).catch(function() {
-				dom.content(statusBox, renderStatus(null));
+			}).catch(function(e) {
+				dom.content(statusBox, renderError(_('Status failed: %s').format(firstLine(e))));
 			});
 		}, 5);
 
 		return Promise.all([ m.render(), p.render() ]).then(function(maps) {
 			return E('div', {}, [
+				self.missingBox,
 				maps[0],
 				E('div', { 'class': 'cbi-section' }, [
 					E('h3', {}, _('Status')),
 					statusBox,
 					E('div', { 'class': 'right' }, [
-						E('button', { 'class': 'btn cbi-button natnow-preview', 'click': ui.createHandlerFn(this, 'handlePreview') }, _('Preview')),
+						E('button', { 'class': 'btn cbi-button natnow-preview', 'click': ui.createHandlerFn(self, 'handlePreview') }, _('Preview')),
 						' ',
-						E('button', { 'class': 'btn cbi-button-action natnow-reset', 'click': ui.createHandlerFn(this, 'handleReset') }, _('Reset now'))
+						E('button', { 'class': 'btn cbi-button-action natnow-reset', 'click': ui.createHandlerFn(self, 'handleResetFlows') }, _('Reset now'))
 					])
 				]),
 				maps[1]
 			]);
-		}.bind(this));
+		});
 	}
 });
