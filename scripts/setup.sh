@@ -17,11 +17,12 @@ CACHE=${NATNOW_CACHE:-/var/cache/natnow}
 #                       building natnow.ko, the iptables extension, the VM
 #  shellcheck           the router's shell scripts (init, include, uci-defaults, rpcd)
 #  gettext chromium     luci-app-natnow's translations (msgfmt) and its page in a real browser
+#  fonts-wqy-microhei  CJK glyphs, so the zh_Hans page's screenshots show its text
 #  dpkg-dev xz-utils libnetfilter-conntrack-dev libnfnetlink-dev libmnl-dev pkg-config bison flex
 #                       building qjs and conntrack 1.4.8 from Debian trixie's sources
 BUILD_PACKAGES=(gcc make libc6-dev dpkg-dev xz-utils libnetfilter-conntrack-dev libnfnetlink-dev libmnl-dev pkg-config bison flex)
 DEB_PACKAGES=(coreutils nftables conntrack iptables iproute2 iperf3 python3
-  qemu-system-x86 busybox-static cpio kmod perl libxtables-dev shellcheck gettext chromium "${BUILD_PACKAGES[@]}")
+  qemu-system-x86 busybox-static cpio kmod perl libxtables-dev shellcheck gettext chromium fonts-wqy-microhei "${BUILD_PACKAGES[@]}")
 [ "$demo" = 1 ] && DEB_PACKAGES=(coreutils nftables conntrack iproute2 python3 "${BUILD_PACKAGES[@]}")
 
 updated=0
