@@ -39,7 +39,7 @@ export function availability(host: Host, procfsCollateral: boolean, paths: Detec
   const proc = host.exists(paths.procfs);
   return {
     kmod: st
-      ? { ok: true, why: `natnow.ko loaded (protocol ${st.version}, timestamps ${st.timestamps ? "on" : "off"})` }
+      ? { ok: true, why: `natnow.ko loaded (protocol ${st.version})` }
       : { ok: false, why: `natnow.ko not loaded (no ${paths.kmod}); install kmod-natnow` },
     conntrack: ct
       ? { ok: true, why: `conntrack-tools at ${ct}` }

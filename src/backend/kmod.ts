@@ -50,7 +50,6 @@ export function applyKmod(host: Host, selectors: readonly Selector[], opts: Kmod
     return result;
   }
   result.commands = writes.map((w) => w.trimEnd());
-  // (an arm switches conntrack timestamps on by itself; a kernel built without them refuses it: EOPNOTSUPP)
   if (opts.dryRun) return result;
   const err = host.writeControl(path, writes);
   const after = readKmodStatus(host, path);

@@ -91,7 +91,7 @@ export function statusCommand(host: Host, argv: string[]): number {
   if (kmod) {
     const c = kmod.counters;
     lines.push(
-      `kernel module: ${kmod.armed} generation(s) armed, ${kmod.scopes.length} scope(s), timestamps ${kmod.timestamps ? "on" : "off"}; ` +
+      `kernel module: ${kmod.armed} generation(s) armed, ${kmod.scopes.length} scope(s), ${c.stale ?? 0} stale flow(s) waiting; ` +
         `renewed ${c.renewed ?? 0}, renew_failed ${c.renew_failed ?? 0}, killed ${c.killed ?? 0}, held_drops ${c.held_drops ?? 0}`,
     );
   }

@@ -2,8 +2,15 @@
 /*
  * natnow - make NAT changes take effect for existing flows.
  *
- * Shared definitions of the natnow module: selectors, generations of
- * renew scopes, held tuples and the per network namespace state.
+ * The per network namespace state and what the module's files give each
+ * other:
+ *   natnow_main.c   registers the pernet operations, calls the others
+ *   natnow_core.c   the hooks: renew a stale entry, refuse a held tuple
+ *   natnow_gen.c    generations of renew scopes and their stale entries
+ *   natnow_holds.c  kill (a walk of the table) and the holds it leaves
+ *   natnow_ctl.c    /proc/net/natnow
+ *   natnow_parse.c  the commands' parser (natnow_cmd.h)
+ *   natnow_sel.c    selector matching
  */
 #ifndef _NATNOW_H
 #define _NATNOW_H
@@ -16,90 +23,18 @@
 #include <net/netfilter/nf_conntrack.h>
 #include <net/netfilter/nf_conntrack_tuple.h>
 
-#define NATNOW_MAX_ITEMS	64	/* addresses or ports in one list */
-#define NATNOW_MAX_SELS		64	/* selectors in one arm */
-#define NATNOW_MAX_EXCEPT	16	/* except clauses in one kill */
-#define NATNOW_MAX_GENS		16	/* generations armed at once */
+#include "natnow_cmd.h"
+
 #define NATNOW_MAX_HOLDS	65536	/* held tuples at once */
-#define NATNOW_MAX_TTL		432000	/* seconds */
-#define NATNOW_MAX_HOLD_MS	60000
-#define NATNOW_DEFAULT_HOLD_MS	2000
 #define NATNOW_HOLD_BITS	10
-
-enum natnow_field {
-	NATNOW_ORIG_SRC,
-	NATNOW_ORIG_DST,
-	NATNOW_REPLY_SRC,
-	NATNOW_REPLY_DST,
-	NATNOW_NFIELDS,
-};
-
-struct natnow_prefix {
-	union nf_inet_addr addr;
-	union nf_inet_addr mask;
-	u8 len;
-};
-
-struct natnow_range {
-	u16 min;
-	u16 max;
-};
-
-/* One positive and one negative list for an address or port field. */
-struct natnow_plist {
-	unsigned int n;
-	struct natnow_prefix *v;
-};
-
-struct natnow_rlist {
-	unsigned int n;
-	struct natnow_range *v;
-};
-
-/* A set of conntrack entries (DESIGN section 6); -1 means "any". */
-struct natnow_sel {
-	u8 family;			/* NFPROTO_IPV4 or NFPROTO_IPV6 */
-	s16 proto;
-	s8 dnat;
-	s8 snat;
-	s8 replied;
-	struct natnow_plist addr[NATNOW_NFIELDS][2];
-	struct natnow_rlist port[NATNOW_NFIELDS][2];
-};
-
-/* One arm: renew flows confirmed before @armed_ns inside @sel. */
-struct natnow_gen {
-	unsigned int id;
-	unsigned int ttl;		/* seconds; 0: natnow_default_ttl() */
-	u64 armed_ns;			/* ktime_get_real_ns(), as conntrack stamps */
-	unsigned long armed_at;		/* jiffies */
-	unsigned long expires;		/* jiffies */
-	unsigned int nsel;
-	struct natnow_sel *sel;
-};
+#define NATNOW_MAX_STALE	262144	/* stale entries remembered at once */
+#define NATNOW_STALE_BITS	12
 
 /* The armed generations; replaced whole under RCU. */
 struct natnow_state {
 	struct rcu_head rcu;
 	unsigned int ngen;
 	struct natnow_gen *gen[NATNOW_MAX_GENS];
-};
-
-/*
- * A killed flow's tuples: a new entry whose original tuple is the killed
- * reply tuple is refused until the hold expires. Each new entry of the
- * killed flow's own original tuple (its client still sending) extends it:
- * when the router rejects the client's packets (fw4's wan input), the
- * client's entries are never confirmed and cannot claim the tuple back.
- */
-struct natnow_hold {
-	struct hlist_node by_reply;
-	struct hlist_node by_orig;
-	struct nf_conntrack_tuple orig;
-	struct nf_conntrack_tuple reply;
-	u16 zone;
-	unsigned long period;		/* jiffies */
-	unsigned long expires;
 };
 
 struct natnow_stats {
@@ -117,9 +52,11 @@ struct natnow_net {
 	DECLARE_HASHTABLE(holds_reply, NATNOW_HOLD_BITS);
 	DECLARE_HASHTABLE(holds_orig, NATNOW_HOLD_BITS);
 	atomic_t nholds;
+	spinlock_t stale_lock;
+	DECLARE_HASHTABLE(stale, NATNOW_STALE_BITS);
+	atomic_t nstale;
 	bool active;			/* anything armed or held here */
 	bool key_ref;			/* holds a reference on the static key */
-	bool tstamp_enabled;		/* natnow switched timestamps on */
 	unsigned int next_gen;
 	struct delayed_work expire_work;
 	struct natnow_stats __percpu *stats;
@@ -129,24 +66,35 @@ struct natnow_net {
 
 struct natnow_net *natnow_pernet(const struct net *net);
 bool natnow_sel_match(const struct natnow_sel *sel, const struct nf_conn *ct);
-void natnow_sel_free(struct natnow_sel *sel);
+u32 natnow_tuple_hash(const struct nf_conntrack_tuple *t);
 
-/* Control file (natnow_ctl.c). */
-int natnow_ctl_init(struct net *net);
-void natnow_ctl_exit(struct net *net);
+/* natnow_core.c */
+int natnow_core_init(struct net *net);
+void natnow_core_exit(struct net *net);
+void natnow_update_active(struct natnow_net *nn);
+void natnow_force_active(struct natnow_net *nn);
+unsigned int natnow_renew_skb(struct sk_buff *skb,
+			      const struct nf_hook_state *state, u64 before_ns);
 
-/* Core (natnow_main.c), used by the control file. */
+/* natnow_gen.c */
+void natnow_gen_init(struct natnow_net *nn);
+void natnow_gen_exit(struct natnow_net *nn);
 int natnow_arm(struct natnow_net *nn, struct natnow_gen *gen);
 void natnow_disarm(struct natnow_net *nn);
+bool natnow_take_stale(struct natnow_net *nn, const struct nf_conn *ct);
+void natnow_schedule(struct natnow_net *nn);
+
+/* natnow_holds.c */
+void natnow_holds_init(struct natnow_net *nn);
+unsigned int natnow_check_hold(struct natnow_net *nn, struct nf_conn *ct);
 long natnow_kill(struct natnow_net *nn, const struct natnow_sel *sel,
 		 const struct natnow_sel *except, unsigned int nexcept,
 		 unsigned int hold_ms);
-unsigned int natnow_default_ttl(struct net *net, const struct natnow_gen *gen);
+void natnow_expire_holds(struct natnow_net *nn, bool all);
 unsigned int natnow_nholds(struct natnow_net *nn);
-void natnow_update_active(struct natnow_net *nn);
 
-/* Renew the flow of @skb if it is confirmed and never replied. */
-unsigned int natnow_renew_skb(struct sk_buff *skb,
-			      const struct nf_hook_state *state, u64 before_ns);
+/* natnow_ctl.c */
+int natnow_ctl_init(struct net *net);
+void natnow_ctl_exit(struct net *net);
 
 #endif /* _NATNOW_H */

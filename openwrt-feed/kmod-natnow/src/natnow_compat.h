@@ -1,9 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * natnow - compatibility with the kernels OpenWrt ships: 5.15 (23.05),
- * 6.1, 6.6 (24.10), 6.12 (25.12) and 6.18 (snapshots). Every difference
- * natnow meets is handled here and nowhere else. Kbuild detects features
- * in the kernel's headers (see Kbuild) rather than comparing versions.
+ * 6.6 (24.10), 6.12 (25.12), and 6.1 and 6.18. Every difference natnow
+ * meets is handled here and nowhere else. Kbuild detects features in the
+ * kernel's headers (see Kbuild) rather than comparing versions.
+ *
+ * The rest of the API the module uses is the same from 5.15 to 6.18:
+ * nf_conntrack_in(skb, state), nf_ct_kill(), nf_ct_zone_id(),
+ * nf_{tcp,udp,icmp,icmpv6,generic}_pernet(), nf_register_net_hooks(),
+ * proc_create_net_single_write() and the static keys. The tests build it
+ * against Debian's 6.1 and 6.12 headers; 5.15 and 6.6 are not built here.
  */
 #ifndef _NATNOW_COMPAT_H
 #define _NATNOW_COMPAT_H

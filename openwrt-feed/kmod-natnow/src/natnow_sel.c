@@ -100,20 +100,3 @@ bool natnow_sel_match(const struct natnow_sel *sel, const struct nf_conn *ct)
 	       port_ok(sel->port[NATNOW_REPLY_SRC], ports, r->src.u.all) &&
 	       port_ok(sel->port[NATNOW_REPLY_DST], ports, r->dst.u.all);
 }
-
-/* Frees the lists of a selector (not the selector itself). */
-void natnow_sel_free(struct natnow_sel *sel)
-{
-	int f, k;
-
-	for (f = 0; f < NATNOW_NFIELDS; f++) {
-		for (k = 0; k < 2; k++) {
-			kfree(sel->addr[f][k].v);
-			kfree(sel->port[f][k].v);
-			sel->addr[f][k].v = NULL;
-			sel->port[f][k].v = NULL;
-			sel->addr[f][k].n = 0;
-			sel->port[f][k].n = 0;
-		}
-	}
-}
