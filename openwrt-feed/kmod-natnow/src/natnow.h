@@ -6,7 +6,8 @@
  * other:
  *   natnow_main.c   registers the pernet operations, calls the others
  *   natnow_core.c   the hooks: renew a stale entry, refuse a held tuple
- *   natnow_gen.c    generations of renew scopes and their stale entries
+ *   natnow_gen.c    generations of renew scopes (arm)
+ *   natnow_stale.c  the entries a walk found stale
  *   natnow_holds.c  kill (a walk of the table) and the holds it leaves
  *   natnow_ctl.c    /proc/net/natnow
  *   natnow_parse.c  the commands' parser (natnow_cmd.h)
@@ -81,7 +82,13 @@ void natnow_gen_init(struct natnow_net *nn);
 void natnow_gen_exit(struct natnow_net *nn);
 int natnow_arm(struct natnow_net *nn, struct natnow_gen *gen);
 void natnow_disarm(struct natnow_net *nn);
+
+/* natnow_stale.c */
+void natnow_stale_init(struct natnow_net *nn);
+int natnow_walk_stale(struct natnow_net *nn, const struct natnow_gen *gen,
+		      unsigned int id, unsigned long expires, unsigned int *found);
 bool natnow_take_stale(struct natnow_net *nn, const struct nf_conn *ct);
+void natnow_forget_stale(struct natnow_net *nn, unsigned int id, bool all);
 void natnow_schedule(struct natnow_net *nn);
 
 /* natnow_holds.c */

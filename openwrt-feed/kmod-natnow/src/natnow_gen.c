@@ -1,23 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * natnow - generations of renew scopes.
- *
- * An arm walks the conntrack table once, as kill does, and remembers the
- * entries that are stale at that moment: confirmed, never replied, in the
- * default zone, inside one of the arm's scopes. The hooks (natnow_core.c)
- * renew exactly those, each on its next packet in the original direction,
- * and forget it. Entries made after the arm are never renewed by it: they
- * were made under the current NAT rules. No conntrack timestamps are
- * needed (OpenWrt's kernels are built without CONFIG_NF_CONNTRACK_TIMESTAMP).
- *
- * A remembered entry is known by its address and a hash of both its
- * tuples as the arm saw them. An entry that was freed and whose memory was
- * reused for a new entry of the same tuples is taken for the old one; it
- * translates exactly as the old one did, so renewing it changes nothing.
+ * natnow - generations of renew scopes: an arm walks the table and
+ * remembers the entries stale in its scopes (natnow_stale.c); the hooks
+ * renew them (natnow_core.c) until the generation's ttl ends it, a disarm
+ * ends them all, or the expiry work does.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/jhash.h>
 #include <linux/slab.h>
 #include <net/netfilter/nf_conntrack.h>
 #include <net/netfilter/nf_conntrack_l4proto.h>
@@ -25,119 +14,6 @@
 
 #include "natnow.h"
 #include "natnow_compat.h"
-
-/* An entry an arm found stale. */
-struct natnow_stale {
-	struct hlist_node node;
-	const struct nf_conn *ct;	/* compared, never dereferenced */
-	u32 tuples;			/* natnow_ct_tuples() at the arm */
-	unsigned int gen;
-	unsigned long expires;		/* the generation's */
-};
-
-static u32 natnow_ct_tuples(const struct nf_conn *ct)
-{
-	return jhash_2words(natnow_tuple_hash(&ct->tuplehash[IP_CT_DIR_ORIGINAL].tuple),
-			    natnow_tuple_hash(&ct->tuplehash[IP_CT_DIR_REPLY].tuple), 0);
-}
-
-/**
- * natnow_take_stale - whether an arm found @ct stale; forgets it
- * @nn: its namespace
- * @ct: a confirmed entry
- *
- * Called from the hooks for each packet in the original direction of a
- * confirmed, never replied entry while something is armed.
- */
-bool natnow_take_stale(struct natnow_net *nn, const struct nf_conn *ct)
-{
-	struct natnow_stale *s, *gone[NATNOW_MAX_GENS];
-	unsigned int i, ngone = 0;
-	struct hlist_node *tmp;
-	bool live = false;
-	u32 tuples;
-
-	if (!atomic_read(&nn->nstale))
-		return false;
-	tuples = natnow_ct_tuples(ct);
-	spin_lock_bh(&nn->stale_lock);
-	hash_for_each_possible_safe(nn->stale, s, tmp, node, (unsigned long)ct) {
-		if (s->ct != ct || s->tuples != tuples || ngone == NATNOW_MAX_GENS)
-			continue;
-		/* several generations may have found it: renewed once, forgotten by all */
-		live |= time_before(jiffies, s->expires);
-		hash_del(&s->node);
-		atomic_dec(&nn->nstale);
-		gone[ngone++] = s;
-	}
-	spin_unlock_bh(&nn->stale_lock);
-	for (i = 0; i < ngone; i++)
-		kfree(gone[i]);
-	return live;
-}
-
-/* Forgets the entries of generation @id (0: of every generation), and those expired. */
-static void natnow_forget_stale(struct natnow_net *nn, unsigned int id)
-{
-	struct natnow_stale *s;
-	struct hlist_node *tmp;
-	HLIST_HEAD(gone);
-	unsigned int b;
-
-	spin_lock_bh(&nn->stale_lock);
-	hash_for_each_safe(nn->stale, b, tmp, s, node) {
-		if (id && s->gen != id && time_before(jiffies, s->expires))
-			continue;
-		hash_del(&s->node);
-		atomic_dec(&nn->nstale);
-		hlist_add_head(&s->node, &gone);
-	}
-	spin_unlock_bh(&nn->stale_lock);
-	hlist_for_each_entry_safe(s, tmp, &gone, node)
-		kfree(s);
-}
-
-struct natnow_walk {
-	const struct natnow_gen *gen;
-	struct hlist_head found;
-	unsigned int room;
-	unsigned int n;
-	int err;
-};
-
-/* nf_ct_iterate_cleanup_net() callback, under a bucket lock: never deletes. */
-static int natnow_walk_iter(struct nf_conn *ct, void *data)
-{
-	struct natnow_walk *w = data;
-	struct natnow_stale *s;
-	unsigned int i;
-
-	if (w->err || !nf_ct_is_confirmed(ct) ||
-	    test_bit(IPS_SEEN_REPLY_BIT, &ct->status) ||
-	    nf_ct_zone(ct)->id != NF_CT_DEFAULT_ZONE_ID)
-		return 0;
-	for (i = 0; i < w->gen->nsel; i++)
-		if (natnow_sel_match(&w->gen->sel[i], ct))
-			break;
-	if (i == w->gen->nsel)
-		return 0;
-	if (w->n == w->room) {
-		w->err = -ENOSPC;
-		return 0;
-	}
-	s = kmalloc(sizeof(*s), GFP_ATOMIC);
-	if (!s) {
-		w->err = -ENOMEM;
-		return 0;
-	}
-	s->ct = ct;
-	s->tuples = natnow_ct_tuples(ct);
-	s->gen = w->gen->id;
-	s->expires = w->gen->expires;
-	hlist_add_head(&s->node, &w->found);
-	w->n++;
-	return 0;
-}
 
 static void natnow_gen_free(struct natnow_gen *g)
 {
@@ -186,7 +62,7 @@ static int natnow_set_state(struct natnow_net *nn, bool keep, struct natnow_gen 
 	synchronize_rcu();
 	kfree(old);
 	for (i = 0; i < ndrop; i++) {
-		natnow_forget_stale(nn, drop[i]->id);
+		natnow_forget_stale(nn, drop[i]->id, false);
 		natnow_gen_free(drop[i]);
 	}
 	return 0;
@@ -269,10 +145,7 @@ void natnow_schedule(struct natnow_net *nn)
  */
 int natnow_arm(struct natnow_net *nn, struct natnow_gen *gen)
 {
-	struct natnow_walk w = { .gen = gen };
 	struct net *net = nn->net;
-	struct natnow_stale *s;
-	struct hlist_node *tmp;
 	int err;
 
 	mutex_lock(&nn->lock);
@@ -285,26 +158,12 @@ int natnow_arm(struct natnow_net *nn, struct natnow_gen *gen)
 	gen->id = ++nn->next_gen;
 	gen->armed_at = jiffies;
 	gen->expires = jiffies + (unsigned long)gen->ttl * HZ;
-	INIT_HLIST_HEAD(&w.found);
-	w.room = NATNOW_MAX_STALE - min_t(unsigned int, NATNOW_MAX_STALE, atomic_read(&nn->nstale));
-	natnow_ct_iterate(net, natnow_walk_iter, &w);
-	err = w.err;
-	if (err) {
-		hlist_for_each_entry_safe(s, tmp, &w.found, node)
-			kfree(s);
+	err = natnow_walk_stale(nn, gen, gen->id, gen->expires, &gen->nstale);
+	if (err)
 		goto fail;
-	}
-	gen->nstale = w.n;
-	spin_lock_bh(&nn->stale_lock);
-	hlist_for_each_entry_safe(s, tmp, &w.found, node) {
-		hlist_del(&s->node);
-		hash_add(nn->stale, &s->node, (unsigned long)s->ct);
-	}
-	atomic_add(w.n, &nn->nstale);
-	spin_unlock_bh(&nn->stale_lock);
 	err = natnow_set_state(nn, true, gen);
 	if (err) {
-		natnow_forget_stale(nn, gen->id);
+		natnow_forget_stale(nn, gen->id, false);
 		goto fail;
 	}
 	natnow_update_active(nn);
@@ -350,8 +209,6 @@ static void natnow_expire_work(struct work_struct *work)
 
 void natnow_gen_init(struct natnow_net *nn)
 {
-	spin_lock_init(&nn->stale_lock);
-	hash_init(nn->stale);
 	INIT_DELAYED_WORK(&nn->expire_work, natnow_expire_work);
 }
 
@@ -365,7 +222,7 @@ void natnow_gen_exit(struct natnow_net *nn)
 	mutex_lock(&nn->lock);
 	st = rcu_dereference_protected(nn->state, lockdep_is_held(&nn->lock));
 	RCU_INIT_POINTER(nn->state, NULL);
-	natnow_forget_stale(nn, 0);
+	natnow_forget_stale(nn, 0, true);
 	mutex_unlock(&nn->lock);
 	synchronize_rcu();
 	for (i = 0; st && i < st->ngen; i++)

@@ -30,6 +30,7 @@ static int __net_init natnow_net_init(struct net *net)
 	nn->net = net;
 	mutex_init(&nn->lock);
 	natnow_holds_init(nn);
+	natnow_stale_init(nn);
 	natnow_gen_init(nn);
 	nn->stats = alloc_percpu(struct natnow_stats);
 	if (!nn->stats)

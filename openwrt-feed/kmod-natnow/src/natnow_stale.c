@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * natnow - the entries an arm's walk found stale (natnow_gen.c), for the
+ * hooks (natnow_core.c).
+ *
+ * A walk of the conntrack table (nf_ct_iterate_cleanup_net, deleting
+ * nothing) remembers the entries that are stale at that moment: confirmed,
+ * never replied, in the default zone, inside the arm's scopes. Each is renewed once, on its next packet, and forgotten.
+ * Entries made after the walk are never remembered: they were made under
+ * the current NAT rules. No conntrack timestamps are needed (OpenWrt's
+ * kernels are built without CONFIG_NF_CONNTRACK_TIMESTAMP).
+ *
+ * A remembered entry is known by its address and a hash of both its
+ * tuples as the walk saw them. An entry that was freed and whose memory was
+ * reused for a new entry of the same tuples is taken for the old one; it
+ * translates exactly as the old one did, so renewing it changes nothing.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/jhash.h>
+#include <linux/slab.h>
+#include <net/netfilter/nf_conntrack.h>
+#include <net/netfilter/nf_conntrack_zones.h>
+
+#include "natnow.h"
+#include "natnow_compat.h"
+
+/* An entry an arm found stale. */
+struct natnow_stale {
+	struct hlist_node node;
+	const struct nf_conn *ct;	/* compared, never dereferenced */
+	u32 tuples;			/* natnow_ct_tuples() at the arm */
+	unsigned int gen;
+	unsigned long expires;		/* the generation's */
+};
+
+static u32 natnow_ct_tuples(const struct nf_conn *ct)
+{
+	return jhash_2words(natnow_tuple_hash(&ct->tuplehash[IP_CT_DIR_ORIGINAL].tuple),
+			    natnow_tuple_hash(&ct->tuplehash[IP_CT_DIR_REPLY].tuple), 0);
+}
+
+/**
+ * natnow_take_stale - whether an arm found @ct stale; forgets it
+ * @nn: its namespace
+ * @ct: a confirmed entry
+ *
+ * Called from the hooks for each packet in the original direction of a
+ * confirmed, never replied entry while something is armed.
+ */
+bool natnow_take_stale(struct natnow_net *nn, const struct nf_conn *ct)
+{
+	struct natnow_stale *s, *gone[NATNOW_MAX_GENS];
+	unsigned int i, ngone = 0;
+	struct hlist_node *tmp;
+	bool live = false;
+	u32 tuples;
+
+	if (!atomic_read(&nn->nstale))
+		return false;
+	tuples = natnow_ct_tuples(ct);
+	spin_lock_bh(&nn->stale_lock);
+	hash_for_each_possible_safe(nn->stale, s, tmp, node, (unsigned long)ct) {
+		if (s->ct != ct || s->tuples != tuples || ngone == ARRAY_SIZE(gone))
+			continue;
+		/* several generations may have found it: renewed once, forgotten by all */
+		live |= time_before(jiffies, s->expires);
+		hash_del(&s->node);
+		atomic_dec(&nn->nstale);
+		gone[ngone++] = s;
+	}
+	spin_unlock_bh(&nn->stale_lock);
+	for (i = 0; i < ngone; i++)
+		kfree(gone[i]);
+	return live;
+}
+
+/* Forgets the entries found by generation @id (every entry when @all), and those expired. */
+void natnow_forget_stale(struct natnow_net *nn, unsigned int id, bool all)
+{
+	struct natnow_stale *s;
+	struct hlist_node *tmp;
+	HLIST_HEAD(gone);
+	unsigned int b;
+
+	spin_lock_bh(&nn->stale_lock);
+	hash_for_each_safe(nn->stale, b, tmp, s, node) {
+		if (!all && s->gen != id && time_before(jiffies, s->expires))
+			continue;
+		hash_del(&s->node);
+		atomic_dec(&nn->nstale);
+		hlist_add_head(&s->node, &gone);
+	}
+	spin_unlock_bh(&nn->stale_lock);
+	hlist_for_each_entry_safe(s, tmp, &gone, node)
+		kfree(s);
+}
+
+struct natnow_walk {
+	const struct natnow_gen *gen;
+	unsigned int id;
+	unsigned long expires;
+	struct hlist_head found;
+	unsigned int room;
+	unsigned int n;
+	int err;
+};
+
+/* nf_ct_iterate_cleanup_net() callback, under a bucket lock: never deletes. */
+static int natnow_walk_iter(struct nf_conn *ct, void *data)
+{
+	struct natnow_walk *w = data;
+	struct natnow_stale *s;
+	unsigned int i;
+
+	if (w->err || !nf_ct_is_confirmed(ct) ||
+	    test_bit(IPS_SEEN_REPLY_BIT, &ct->status) ||
+	    nf_ct_zone(ct)->id != NF_CT_DEFAULT_ZONE_ID)
+		return 0;
+	for (i = 0; i < w->gen->nsel; i++)
+		if (natnow_sel_match(&w->gen->sel[i], ct))
+			break;
+	if (i == w->gen->nsel)
+		return 0;
+	if (w->n == w->room) {
+		w->err = -ENOSPC;
+		return 0;
+	}
+	s = kmalloc(sizeof(*s), GFP_ATOMIC);
+	if (!s) {
+		w->err = -ENOMEM;
+		return 0;
+	}
+	s->ct = ct;
+	s->tuples = natnow_ct_tuples(ct);
+	s->gen = w->id;
+	s->expires = w->expires;
+	hlist_add_head(&s->node, &w->found);
+	w->n++;
+	return 0;
+}
+
+/* Adds what a walk found to the remembered entries. */
+static void natnow_remember(struct natnow_net *nn, struct natnow_walk *w)
+{
+	struct natnow_stale *s;
+	struct hlist_node *tmp;
+
+	spin_lock_bh(&nn->stale_lock);
+	hlist_for_each_entry_safe(s, tmp, &w->found, node) {
+		hlist_del(&s->node);
+		hash_add(nn->stale, &s->node, (unsigned long)s->ct);
+	}
+	atomic_add(w->n, &nn->nstale);
+	spin_unlock_bh(&nn->stale_lock);
+}
+
+/**
+ * natnow_walk_stale - walk the table and remember the entries stale now
+ * @nn: the namespace; caller holds nn->lock
+ * @gen: only those inside its scopes; NULL: every stale entry
+ * @id: the generation's id, which they are remembered with
+ * @expires: when they are forgotten (jiffies)
+ * @found: set to how many were remembered
+ *
+ * Return: 0; -ENOSPC when they would exceed NATNOW_MAX_STALE, -ENOMEM (none
+ * is remembered then).
+ */
+int natnow_walk_stale(struct natnow_net *nn, const struct natnow_gen *gen,
+		      unsigned int id, unsigned long expires, unsigned int *found)
+{
+	struct natnow_walk w = { .gen = gen, .id = id, .expires = expires };
+	struct natnow_stale *s;
+	struct hlist_node *tmp;
+
+	INIT_HLIST_HEAD(&w.found);
+	w.room = NATNOW_MAX_STALE - min_t(unsigned int, NATNOW_MAX_STALE, atomic_read(&nn->nstale));
+	natnow_ct_iterate(nn->net, natnow_walk_iter, &w);
+	if (w.err) {
+		hlist_for_each_entry_safe(s, tmp, &w.found, node)
+			kfree(s);
+		*found = 0;
+		return w.err;
+	}
+	natnow_remember(nn, &w);
+	*found = w.n;
+	return 0;
+}
+
+void natnow_stale_init(struct natnow_net *nn)
+{
+	spin_lock_init(&nn->stale_lock);
+	hash_init(nn->stale);
+}
