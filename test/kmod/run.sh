@@ -2,7 +2,8 @@
 # The kmod tests (npm run test:kmod): build natnow.ko and xt_NATNOW.ko with
 # -Werror against Debian's linux-headers-6.1, the iptables extension and the
 # traffic tool, boot Debian's matching kernel in qemu (TCG) with a busybox
-# initramfs, run test/kmod/vm-tests.sh inside, and print its results.
+# initramfs, run test/kmod/vm-tests.sh inside (or NATNOW_KMOD_SCRIPT: the
+# benchmark's bench/kmod-vm.sh), and print its results.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${NATNOW_KMOD_OUT:-$ROOT/test-artifacts/kmod}
@@ -48,6 +49,7 @@ fi
 gcc -O2 -Wall -Wextra -Werror -fPIC -shared -I"$OUT/build" \
   -o "$OUT/build/libxt_NATNOW.so" "$ROOT/openwrt-feed/iptables-mod-natnow/src/libxt_NATNOW.c"
 gcc -O2 -Wall -Werror -o "$OUT/build/nntraffic" "$ROOT/test/kmod/nntraffic.c"
+gcc -O2 -Wall -Werror -o "$OUT/build/ctfill" "$ROOT/bench/ctfill.c"
 
 # initramfs: busybox, init, and the modules needed to mount the host (with deps)
 IR=$OUT/initramfs
@@ -81,9 +83,9 @@ start=$(date +%s)
 # output) for NATNOW_KMOD_STALL seconds, or after NATNOW_KMOD_TIMEOUT in all.
 set +e
 qemu-system-x86_64 \
-  -machine pc -cpu max -m 2048 -smp 2 -nographic -no-reboot -nic none \
+  -machine pc -cpu max -m "${NATNOW_KMOD_MEM:-2048}" -smp 2 -nographic -no-reboot -nic none \
   -kernel "$KROOT/boot/vmlinuz-$ABI" -initrd "$OUT/initramfs.cpio.gz" \
-  -append "console=ttyS0 panic=-1 loglevel=4 nnt.script=$ROOT/test/kmod/vm-tests.sh nnt.kmods=$MODDIR nnt.build=$OUT/build nnt.quick=${NATNOW_KMOD_QUICK:-0}" \
+  -append "console=ttyS0 panic=-1 loglevel=4 nnt.script=${NATNOW_KMOD_SCRIPT:-$ROOT/test/kmod/vm-tests.sh} nnt.kmods=$MODDIR nnt.build=$OUT/build nnt.quick=${NATNOW_KMOD_QUICK:-0}" \
   -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
   -virtfs "local,path=$OUT/vmout,mount_tag=out,security_model=none,multidevs=remap" \
   > "$OUT/console.log" 2>&1 &
