@@ -39,7 +39,7 @@ traffic() { local ns=$1; shift; $NS "$ns" "$B/nntraffic" "$@"; }
 
 echo "== loading modules"
 modprobe -a nf_conntrack nf_conntrack_netlink nf_nat nf_tables nft_ct nft_nat nft_chain_nat nft_masq \
-  veth x_tables nft_compat xt_tcpudp iptable_mangle ip6table_mangle 2>&1 | head -5
+  veth x_tables nft_compat xt_tcpudp xt_recent iptable_mangle ip6table_mangle 2>&1 | head -5
 insmod "$B/natnow.ko" && insmod "$B/xt_NATNOW.ko"
 check "natnow.ko and xt_NATNOW.ko load into $(uname -r)" 'grep -q "^natnow " /proc/modules'
 dmesg | grep -q "module verification failed\|loading out-of-tree" && echo "(taint: unsigned out-of-tree module, expected)"
@@ -303,6 +303,49 @@ check "4 iptables accepts -j NATNOW and lists it" '[ "$iptrc" -eq 0 ] && [ "$lis
 figure "4 packets reaching the server between DNAT and the NATNOW rule (stuck)" "$stuck"
 check "4 stuck before, forwarded after the rule, none lost" '[ "$stuck" -eq 0 ] && [ "$after" -ge 5 ] && [ "$lost" -eq 0 ]'
 $NS r iptables -t mangle -F PREROUTING
+
+# The target as its author uses it: a rule in place before the NAT change,
+# for good or behind a match switched on after the change.
+# $1 = test name, $2 = the rule's match; a gate, when given ($3), is opened
+# 0.8 s after the DNAT. Prints "iptables-rc stuck first-ms after lost timestamps".
+target_in_place() {
+  local name=$1 match=$2 gate=${3:-} t_open rc
+  topo_up
+  # shellcheck disable=SC2086
+  $NS r iptables -t mangle -A PREROUTING -p udp --dport 5060 $match -j NATNOW
+  rc=$?
+  traffic s1 -b 5060 -d 4 -r "$T/$name.s1" &
+  traffic c -b 4000 -t 198.19.0.1 -p 5060 -i 20 -d 3.5 -s "$T/$name.c" &
+  sleep 0.8
+  $NS r nft add rule inet t pre ip daddr 198.19.0.1 udp dport 5060 dnat ip to 198.18.1.20
+  t_open=$(now)
+  if [ -n "$gate" ]; then
+    sleep 0.8
+    # the time before the gate is opened: its command takes a while to return
+    t_open=$(now)
+    $NS r sh -c "$gate"
+  fi
+  wait
+  local stuck first after lost
+  stuck=$(awk -v t="$t_open" '$2 < t' "$T/$name.s1" | wc -l)
+  first=$(awk -v t="$t_open" '$2 > t { print int(($2 - t) / 1000000); exit }' "$T/$name.s1")
+  after=$(sent_after "$T/$name.c" $((t_open + 200000000)) | wc -l)
+  lost=$(comm -23 <(sent_after "$T/$name.c" $((t_open + 200000000))) <(got_seqs "$T/$name.s1") | wc -l)
+  echo "$rc $stuck ${first:-none} $after $lost $($NS r sysctl -n net.netfilter.nf_conntrack_timestamp)"
+  $NS r iptables -t mangle -F PREROUTING
+}
+echo "== 4b: a NATNOW rule already in place when the DNAT is added"
+read -r rc stuck first after lost ts <<< "$(target_in_place 4b "")"
+figure "4b rule in place: first packet forwarded after the DNAT (ms) / sent from 200 ms on / lost" "$first / $after / $lost"
+check "4b a NATNOW rule in place before the DNAT renews the stuck flow: forwarded $first ms after the change, none lost from 200 ms on" \
+  '[ "$rc" -eq 0 ] && [ "$first" != none ] && [ "$after" -ge 5 ] && [ "$lost" -eq 0 ]'
+check "4b the target leaves conntrack timestamps as they were (off: $ts)" '[ "$ts" = 0 ]'
+echo "== 4c: the rule behind a match switched on after the change (xt_recent, standing in for -m condition)"
+read -r rc stuck first after lost ts <<< "$(target_in_place 4c "-m recent --name natnow --rcheck --rsource" \
+  "echo +198.19.0.2 > /proc/net/xt_recent/natnow")"
+figure "4c gated rule: packets forwarded before the gate / first after it (ms) / lost from 200 ms on" "$stuck / $first / $lost"
+check "4c stuck until the gate opens ($stuck forwarded before), then forwarded ($first ms), none lost" \
+  '[ "$rc" -eq 0 ] && [ "$stuck" -eq 0 ] && [ "$first" != none ] && [ "$after" -ge 5 ] && [ "$lost" -eq 0 ]'
 
 # ---------------------------------------------------------------- 5
 echo "== 5: 10,000 malformed command lines"

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * libxt_NATNOW - iptables/ip6tables extension for the NATNOW target:
- * renew the never replied conntrack entries of matched packets, so NAT
- * rules added since apply to them now. It has no options.
+ * renew, once, the matched packets' conntrack entries that were never
+ * replied before the last ruleset change, so NAT rules changed since apply
+ * to them now. It has no options.
  *
  *   iptables -t mangle -A PREROUTING -p udp --dport 5060 -j NATNOW
  */

@@ -9,6 +9,7 @@
  *   natnow_gen.c    generations of renew scopes (arm)
  *   natnow_stale.c  the entries a walk found stale
  *   natnow_holds.c  kill (a walk of the table) and the holds it leaves
+ *   natnow_watch.c  ruleset changes, for the NATNOW target
  *   natnow_ctl.c    /proc/net/natnow
  *   natnow_parse.c  the commands' parser (natnow_cmd.h)
  *   natnow_sel.c    selector matching
@@ -30,6 +31,7 @@
 #define NATNOW_HOLD_BITS	10
 #define NATNOW_MAX_STALE	262144	/* stale entries remembered at once */
 #define NATNOW_STALE_BITS	12
+#define NATNOW_CHANGE_GEN	0	/* the tag of what a ruleset change found stale */
 
 /* The armed generations; replaced whole under RCU. */
 struct natnow_state {
@@ -56,6 +58,11 @@ struct natnow_net {
 	spinlock_t stale_lock;
 	DECLARE_HASHTABLE(stale, NATNOW_STALE_BITS);
 	atomic_t nstale;
+	struct mutex watch_lock;	/* the NATNOW rules' listener */
+	struct socket *watch_sock;
+	unsigned int watchers;		/* NATNOW rules in this namespace */
+	struct work_struct watch_work;
+	u64 changes;			/* ruleset changes seen */
 	bool active;			/* anything armed or held here */
 	bool key_ref;			/* holds a reference on the static key */
 	unsigned int next_gen;
@@ -75,7 +82,7 @@ void natnow_core_exit(struct net *net);
 void natnow_update_active(struct natnow_net *nn);
 void natnow_force_active(struct natnow_net *nn);
 unsigned int natnow_renew_skb(struct sk_buff *skb,
-			      const struct nf_hook_state *state, u64 before_ns);
+			      const struct nf_hook_state *state);
 
 /* natnow_gen.c */
 void natnow_gen_init(struct natnow_net *nn);
@@ -88,8 +95,10 @@ void natnow_stale_init(struct natnow_net *nn);
 int natnow_walk_stale(struct natnow_net *nn, const struct natnow_gen *gen,
 		      unsigned int id, unsigned long expires, unsigned int *found);
 bool natnow_take_stale(struct natnow_net *nn, const struct nf_conn *ct);
+bool natnow_take_changed(struct natnow_net *nn, const struct nf_conn *ct);
 void natnow_forget_stale(struct natnow_net *nn, unsigned int id, bool all);
 void natnow_schedule(struct natnow_net *nn);
+unsigned int natnow_longest_ttl(struct net *net);
 
 /* natnow_holds.c */
 void natnow_holds_init(struct natnow_net *nn);
@@ -99,6 +108,12 @@ long natnow_kill(struct natnow_net *nn, const struct natnow_sel *sel,
 		 unsigned int hold_ms);
 void natnow_expire_holds(struct natnow_net *nn, bool all);
 unsigned int natnow_nholds(struct natnow_net *nn);
+
+/* natnow_watch.c */
+void natnow_watch_init(struct natnow_net *nn);
+void natnow_watch_exit(struct natnow_net *nn);
+void natnow_watch_get(struct net *net);
+void natnow_watch_put(struct net *net);
 
 /* natnow_ctl.c */
 int natnow_ctl_init(struct net *net);

@@ -22,7 +22,6 @@
 #include <net/net_namespace.h>
 #include <net/netfilter/nf_conntrack.h>
 #include <net/netfilter/nf_conntrack_core.h>
-#include <net/netfilter/nf_conntrack_timestamp.h>
 #include <net/netfilter/nf_conntrack_zones.h>
 
 #include "natnow.h"
@@ -90,24 +89,19 @@ static unsigned int natnow_hook(void *priv, struct sk_buff *skb,
  * natnow_renew_skb - renew the entry of @skb if it is stale
  * @skb: a packet, after conntrack
  * @state: its hook state
- * @before_ns: only entries confirmed before this time (ktime_get_real_ns)
  *
- * Used by the NATNOW xtables target, which tells stale entries by their
- * conntrack timestamps.
+ * Used by the NATNOW xtables target: the entry is renewed when it was
+ * confirmed, and never replied, before the last ruleset change in its
+ * namespace (natnow_watch.c), once.
  */
 unsigned int natnow_renew_skb(struct sk_buff *skb,
-			      const struct nf_hook_state *state, u64 before_ns)
+			      const struct nf_hook_state *state)
 {
 	struct natnow_net *nn = natnow_pernet(state->net);
-	const struct nf_conn_tstamp *ts;
 	enum ip_conntrack_info ctinfo;
 	struct nf_conn *ct = nf_ct_get(skb, &ctinfo);
 
-	if (!ct || !natnow_renewable(ct, ctinfo))
-		return NF_ACCEPT;
-	/* no timestamp: made before the target switched timestamps on */
-	ts = nf_conn_tstamp_find(ct);
-	if (ts && ts->start >= before_ns)
+	if (!ct || !natnow_renewable(ct, ctinfo) || !natnow_take_changed(nn, ct))
 		return NF_ACCEPT;
 	return natnow_renew(nn, skb, state, ct);
 }

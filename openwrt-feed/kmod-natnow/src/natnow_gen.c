@@ -135,6 +135,17 @@ void natnow_schedule(struct natnow_net *nn)
 			 time_after(next, jiffies) ? next - jiffies : 0);
 }
 
+/* The longest a never replied entry of any protocol lives without a packet, in seconds. */
+unsigned int natnow_longest_ttl(struct net *net)
+{
+	static const int all[] = { IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6, -1 };
+	unsigned int i, ttl = 1;
+
+	for (i = 0; i < ARRAY_SIZE(all); i++)
+		ttl = max(ttl, natnow_proto_ttl(net, all[i]));
+	return DIV_ROUND_UP(ttl, HZ);
+}
+
 /**
  * natnow_arm - arm a generation: remember the entries stale in its scopes
  * @nn: the namespace

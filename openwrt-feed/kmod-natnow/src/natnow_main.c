@@ -32,6 +32,7 @@ static int __net_init natnow_net_init(struct net *net)
 	natnow_holds_init(nn);
 	natnow_stale_init(nn);
 	natnow_gen_init(nn);
+	natnow_watch_init(nn);
 	nn->stats = alloc_percpu(struct natnow_stats);
 	if (!nn->stats)
 		return -ENOMEM;
@@ -55,6 +56,7 @@ static void __net_exit natnow_net_exit(struct net *net)
 	struct natnow_net *nn = natnow_pernet(net);
 
 	natnow_ctl_exit(net);
+	natnow_watch_exit(nn);
 	natnow_core_exit(net);
 	natnow_gen_exit(nn);
 	mutex_lock(&nn->lock);

@@ -40,17 +40,10 @@ static u32 natnow_ct_tuples(const struct nf_conn *ct)
 			    natnow_tuple_hash(&ct->tuplehash[IP_CT_DIR_REPLY].tuple), 0);
 }
 
-/**
- * natnow_take_stale - whether an arm found @ct stale; forgets it
- * @nn: its namespace
- * @ct: a confirmed entry
- *
- * Called from the hooks for each packet in the original direction of a
- * confirmed, never replied entry while something is armed.
- */
-bool natnow_take_stale(struct natnow_net *nn, const struct nf_conn *ct)
+/* Whether @ct was found stale by an arm (@change false) or by the last change; forgets it. */
+static bool natnow_take(struct natnow_net *nn, const struct nf_conn *ct, bool change)
 {
-	struct natnow_stale *s, *gone[NATNOW_MAX_GENS];
+	struct natnow_stale *s, *gone[NATNOW_MAX_GENS + 1];
 	unsigned int i, ngone = 0;
 	struct hlist_node *tmp;
 	bool live = false;
@@ -61,7 +54,8 @@ bool natnow_take_stale(struct natnow_net *nn, const struct nf_conn *ct)
 	tuples = natnow_ct_tuples(ct);
 	spin_lock_bh(&nn->stale_lock);
 	hash_for_each_possible_safe(nn->stale, s, tmp, node, (unsigned long)ct) {
-		if (s->ct != ct || s->tuples != tuples || ngone == ARRAY_SIZE(gone))
+		if (s->ct != ct || s->tuples != tuples || (s->gen == NATNOW_CHANGE_GEN) != change ||
+		    ngone == ARRAY_SIZE(gone))
 			continue;
 		/* several generations may have found it: renewed once, forgotten by all */
 		live |= time_before(jiffies, s->expires);
@@ -73,6 +67,25 @@ bool natnow_take_stale(struct natnow_net *nn, const struct nf_conn *ct)
 	for (i = 0; i < ngone; i++)
 		kfree(gone[i]);
 	return live;
+}
+
+/**
+ * natnow_take_stale - whether an arm found @ct stale; forgets it
+ * @nn: its namespace
+ * @ct: a confirmed entry
+ *
+ * Called from the hooks for each packet in the original direction of a
+ * confirmed, never replied entry while something is armed.
+ */
+bool natnow_take_stale(struct natnow_net *nn, const struct nf_conn *ct)
+{
+	return natnow_take(nn, ct, false);
+}
+
+/* Whether @ct was stale at the last ruleset change (natnow_watch.c); forgets it. */
+bool natnow_take_changed(struct natnow_net *nn, const struct nf_conn *ct)
+{
+	return natnow_take(nn, ct, true);
 }
 
 /* Forgets the entries found by generation @id (every entry when @all), and those expired. */
@@ -97,7 +110,7 @@ void natnow_forget_stale(struct natnow_net *nn, unsigned int id, bool all)
 }
 
 struct natnow_walk {
-	const struct natnow_gen *gen;
+	const struct natnow_gen *gen;	/* NULL: every stale entry (a change) */
 	unsigned int id;
 	unsigned long expires;
 	struct hlist_head found;
@@ -117,10 +130,10 @@ static int natnow_walk_iter(struct nf_conn *ct, void *data)
 	    test_bit(IPS_SEEN_REPLY_BIT, &ct->status) ||
 	    nf_ct_zone(ct)->id != NF_CT_DEFAULT_ZONE_ID)
 		return 0;
-	for (i = 0; i < w->gen->nsel; i++)
+	for (i = 0; w->gen && i < w->gen->nsel; i++)
 		if (natnow_sel_match(&w->gen->sel[i], ct))
 			break;
-	if (i == w->gen->nsel)
+	if (w->gen && i == w->gen->nsel)
 		return 0;
 	if (w->n == w->room) {
 		w->err = -ENOSPC;
@@ -159,12 +172,12 @@ static void natnow_remember(struct natnow_net *nn, struct natnow_walk *w)
  * natnow_walk_stale - walk the table and remember the entries stale now
  * @nn: the namespace; caller holds nn->lock
  * @gen: only those inside its scopes; NULL: every stale entry
- * @id: the generation's id, which they are remembered with
+ * @id: the tag they are remembered with (a generation's id, NATNOW_CHANGE_GEN)
  * @expires: when they are forgotten (jiffies)
  * @found: set to how many were remembered
  *
- * Return: 0; -ENOSPC when they would exceed NATNOW_MAX_STALE, -ENOMEM (none
- * is remembered then).
+ * Return: 0; -ENOSPC when they would exceed NATNOW_MAX_STALE (for a change,
+ * the first ones found are kept; for an arm, none); -ENOMEM (none kept).
  */
 int natnow_walk_stale(struct natnow_net *nn, const struct natnow_gen *gen,
 		      unsigned int id, unsigned long expires, unsigned int *found)
@@ -176,7 +189,7 @@ int natnow_walk_stale(struct natnow_net *nn, const struct natnow_gen *gen,
 	INIT_HLIST_HEAD(&w.found);
 	w.room = NATNOW_MAX_STALE - min_t(unsigned int, NATNOW_MAX_STALE, atomic_read(&nn->nstale));
 	natnow_ct_iterate(nn->net, natnow_walk_iter, &w);
-	if (w.err) {
+	if (w.err == -ENOMEM || (w.err && gen)) {
 		hlist_for_each_entry_safe(s, tmp, &w.found, node)
 			kfree(s);
 		*found = 0;
@@ -184,7 +197,7 @@ int natnow_walk_stale(struct natnow_net *nn, const struct natnow_gen *gen,
 	}
 	natnow_remember(nn, &w);
 	*found = w.n;
-	return 0;
+	return w.err;
 }
 
 void natnow_stale_init(struct natnow_net *nn)

@@ -6,13 +6,18 @@
  *
  *   iptables -t mangle -A PREROUTING -p udp --dport 5060 -j NATNOW
  *
- * An entry is renewed once: only entries confirmed before the rule was
- * inserted count as stale, like entries confirmed before an arm.
+ * An entry is renewed when it was confirmed, and never replied, before the
+ * last change of the ruleset in its namespace (natnow_watch.c learns those
+ * from nf_tables; the rule's own insertion is one), once. So a rule put in
+ * place for good, or behind a match switched on after the change
+ * (`-m condition`), renews the flows a NAT change concerns. No conntrack
+ * timestamps are used.
  */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/module.h>
 #include <linux/netfilter/x_tables.h>
 #include <linux/skbuff.h>
-#include <linux/timekeeping.h>
 #include <net/netfilter/nf_conntrack.h>
 
 #include "natnow.h"
@@ -20,36 +25,30 @@
 
 static unsigned int natnow_tg(struct sk_buff *skb, const struct xt_action_param *par)
 {
-	const struct xt_natnow_tginfo *info = par->targinfo;
-
-	if (natnow_renew_skb(skb, par->state, info->since) != NF_ACCEPT)
+	if (natnow_renew_skb(skb, par->state) != NF_ACCEPT)
 		return NF_DROP;
 	return XT_CONTINUE;
 }
 
 static int natnow_tg_check(const struct xt_tgchk_param *par)
 {
-	struct xt_natnow_tginfo *info = par->targinfo;
-	struct net *net = par->net;
+	const struct xt_natnow_tginfo *info = par->targinfo;
+	int err;
 
 	if (info->flags) {
-		pr_info_ratelimited("NATNOW: unknown flags %#x\n", info->flags);
+		pr_info_ratelimited("unknown flags %#x\n", info->flags);
 		return -EINVAL;
 	}
-	if (!IS_ENABLED(CONFIG_NF_CONNTRACK_TIMESTAMP)) {
-		pr_info_ratelimited("NATNOW: needs a kernel with CONFIG_NF_CONNTRACK_TIMESTAMP\n");
-		return -EOPNOTSUPP;
-	}
-	if (!READ_ONCE(net->ct.sysctl_tstamp)) {
-		/* "confirmed before the rule" needs entry timestamps */
-		WRITE_ONCE(net->ct.sysctl_tstamp, 1);
-	}
-	info->since = ktime_get_real_ns();
-	return nf_ct_netns_get(par->net, par->family);
+	err = nf_ct_netns_get(par->net, par->family);
+	if (err)
+		return err;
+	natnow_watch_get(par->net);
+	return 0;
 }
 
 static void natnow_tg_destroy(const struct xt_tgdtor_param *par)
 {
+	natnow_watch_put(par->net);
 	nf_ct_netns_put(par->net, par->family);
 }
 

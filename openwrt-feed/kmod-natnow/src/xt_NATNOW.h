@@ -7,7 +7,7 @@
 
 struct xt_natnow_tginfo {
 	__u32 flags;				/* none defined: must be 0 */
-	/* kernel only: entries confirmed before this time are stale */
+	/* unused since the target follows ruleset changes; keeps the layout */
 	__aligned_u64 since;
 };
 
