@@ -9,7 +9,7 @@ import type { Host } from "../host/host.ts";
 import type { Selector } from "../plan/selector.ts";
 import { utf8Decode } from "../uci/bytes.ts";
 import { KmodEncodeError, type KmodStatus, parseStatus, planWrites } from "./kmod-protocol.ts";
-import { type BackendResult, countChange, emptyResult } from "./result.ts";
+import { type BackendResult, changeEntry, countChange, emptyResult } from "./result.ts";
 
 /** The module's control file. */
 export const KMOD_PATH = "/proc/net/natnow";
@@ -58,13 +58,9 @@ export function applyKmod(host: Host, selectors: readonly Selector[], opts: Kmod
   result.matched = result.revoked;
   result.armed = selectors.filter((s) => s.action === "renew").length;
   for (const s of selectors) {
+    // the module counts kills per write, not per change
     if (s.action === "renew") countChange(result, s.reason, "armed");
-    else {
-      // the module counts kills per write, not per change
-      countChange(result, s.reason, "revoked");
-      const c = result.byChange.find((x) => x.change === s.reason);
-      if (c) c.revoked = null;
-    }
+    else changeEntry(result, s.reason).revoked = null;
   }
   // with one change that kills, the run's kills are that change's
   const unknown = result.byChange.filter((c) => c.revoked === null);

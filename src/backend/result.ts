@@ -39,12 +39,18 @@ export function emptyResult(backend: BackendName): BackendResult {
   return { backend, matched: 0, renewed: 0, revoked: 0, gone: 0, failed: 0, collateral: 0, armed: 0, byChange: [], commands: [], errors: [] };
 }
 
-/** Counts one flow (or kmod scope) for the change a selector comes from. */
-export function countChange(result: BackendResult, change: string, what: "renewed" | "revoked" | "armed"): void {
+/** A change's counts in a result, added (all zero) when it has none yet. */
+export function changeEntry(result: BackendResult, change: string): ChangeCounts {
   let c = result.byChange.find((x) => x.change === change);
   if (!c) {
     c = { change, renewed: 0, revoked: 0, armed: 0 };
     result.byChange.push(c);
   }
+  return c;
+}
+
+/** Counts one flow (or kmod scope) for the change a selector comes from. */
+export function countChange(result: BackendResult, change: string, what: "renewed" | "revoked" | "armed"): void {
+  const c = changeEntry(result, change);
   c[what] = (c[what] ?? 0) + 1;
 }
