@@ -46,16 +46,21 @@ static bool natnow_take(struct natnow_net *nn, const struct nf_conn *ct, bool ch
 	struct natnow_stale *s, *gone[NATNOW_MAX_GENS + 1];
 	unsigned int i, ngone = 0;
 	struct hlist_node *tmp;
-	bool live = false;
-	u32 tuples;
+	bool live = false, hashed = false;
+	u32 tuples = 0;
 
 	if (!atomic_read(&nn->nstale))
 		return false;
-	tuples = natnow_ct_tuples(ct);
 	spin_lock_bh(&nn->stale_lock);
 	hash_for_each_possible_safe(nn->stale, s, tmp, node, (unsigned long)ct) {
-		if (s->ct != ct || s->tuples != tuples || (s->gen == NATNOW_CHANGE_GEN) != change ||
-		    ngone == ARRAY_SIZE(gone))
+		if (s->ct != ct || (s->gen == NATNOW_CHANGE_GEN) != change || ngone == ARRAY_SIZE(gone))
+			continue;
+		/* the tuples are hashed only for an entry whose address was remembered */
+		if (!hashed) {
+			tuples = natnow_ct_tuples(ct);
+			hashed = true;
+		}
+		if (s->tuples != tuples)
 			continue;
 		/* several generations may have found it: renewed once, forgotten by all */
 		live |= time_before(jiffies, s->expires);
