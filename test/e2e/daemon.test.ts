@@ -311,8 +311,11 @@ describe.skipIf(!canRunNetns)(`natnow daemon on the namespace router (fake ubus 
     const x = await withDaemon({ l2: "198.18.1.20" }, "b", async (r, d) => {
       d.start("0.1");
       const c = r.traffic("w", ["-b", "4000", "-t", "198.19.100.2", "-p", "5060", "-i", "20", "-d", "3"]);
-      const o = r.traffic("l2", ["-b", "5060", "-t", "198.19.100.1", "-p", "4000", "-i", "20", "-d", "2.7", "-r", r.path("old")]);
-      await sleep(800);
+      // the client speaks first: had the old host's packet come first, its own masqueraded
+      // entry (not the forward's) would carry the flow, and no revoke concerns it
+      await sleep(300);
+      const o = r.traffic("l2", ["-b", "5060", "-t", "198.19.100.1", "-p", "4000", "-i", "20", "-d", "2.4", "-r", r.path("old")]);
+      await sleep(500);
       d.setConfig(readFileSync(fixturePath("uci", "broken", "firewall"), "utf8"));
       const tLoad = nowNs();
       r.load("a"); // what fw4 last loaded: SIP removed
