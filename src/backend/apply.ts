@@ -1,7 +1,7 @@
 /** Carries out a plan with one backend. */
 
 import type { Host } from "../host/host.ts";
-import type { Policy } from "../plan/policy.ts";
+import type { Policy } from "../config/policy.ts";
 import type { Selector } from "../plan/selector.ts";
 import { applyConntrack } from "./conntrack.ts";
 import { holdSetsInRuleset } from "./holds.ts";
@@ -10,10 +10,10 @@ import { applyProcfs } from "./procfs.ts";
 import { type BackendName, type BackendResult } from "./result.ts";
 
 /** How long (ms) the conntrack backend holds a revoked flow's old peer off. */
-export const HOLD_MS = 2000;
+const HOLD_MS = 2000;
 
 /** How long (ms) a gone forward's hold outlasts its client's last packet. */
-export const TOMBSTONE_MS = 30_000;
+const TOMBSTONE_MS = 30_000;
 
 /** What a backend needs besides the selectors. */
 export interface ApplyContext {

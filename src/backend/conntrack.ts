@@ -27,7 +27,7 @@
  * clients, which only the dump knows.
  */
 
-import { type Flow, selectorMatches } from "../conntrack/flow.ts";
+import { choose, type Flow } from "../conntrack/flow.ts";
 import { parseTable } from "../conntrack/parse.ts";
 import type { Host } from "../host/host.ts";
 import type { AddrMatch, PortMatch } from "../net/match.ts";
@@ -35,22 +35,6 @@ import { formatIp, parsePrefix } from "../net/ip.ts";
 import { PORT_PROTOS, type Selector } from "../plan/selector.ts";
 import { installHolds, needsTombstone } from "./holds.ts";
 import { type BackendResult, countChange, emptyResult } from "./result.ts";
-
-/** A flow chosen for an action. */
-export interface Chosen {
-  flow: Flow;
-  selector: Selector;
-}
-
-/** The first selector (in plan order) that takes each flow. */
-export function choose(flows: readonly Flow[], selectors: readonly Selector[]): Chosen[] {
-  const out: Chosen[] = [];
-  for (const flow of flows) {
-    const selector = selectors.find((s) => selectorMatches(s, flow));
-    if (selector) out.push({ flow, selector });
-  }
-  return out;
-}
 
 /** A tuple field conntrack-tools can filter on, with its option. */
 const FIELDS = {
@@ -68,7 +52,7 @@ const FIELDS = {
 export type FilterField = keyof typeof FIELDS;
 
 /** The fields of each grouping level, coarse to fine: the service side, then the client, then all. */
-export const LEVELS: readonly (readonly FilterField[])[] = [
+const LEVELS: readonly (readonly FilterField[])[] = [
   ["dst", "dport", "reply-src", "reply-sport"],
   ["dst", "dport", "reply-src", "reply-sport", "src"],
   ["dst", "dport", "reply-src", "reply-sport", "src", "sport", "reply-dst", "reply-dport"],
@@ -104,7 +88,7 @@ function fieldValue(f: Flow, k: FilterField): string | null {
 }
 
 /** The filter of one grouping level that a flow falls under. */
-export function filterFor(f: Flow, fields: readonly FilterField[]): CtFilter {
+function filterFor(f: Flow, fields: readonly FilterField[]): CtFilter {
   const values: Partial<Record<FilterField, string>> = {};
   const ports = PORT_PROTOS.indexOf(f.proto) >= 0;
   for (const k of fields) {
@@ -134,7 +118,7 @@ export function deleteArgs(c: CtFilter): string[] {
 }
 
 /** A flow's identity in the table: its original tuple and zone. */
-export function flowKey(f: Flow): string {
+function flowKey(f: Flow): string {
   return `${f.family}/${f.proto}/${f.zone} ${formatIp(f.orig.src)}:${f.orig.sport} ${formatIp(f.orig.dst)}:${f.orig.dport}`;
 }
 

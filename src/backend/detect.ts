@@ -1,10 +1,11 @@
 /** Which backend to use: kmod › conntrack › procfs, or the one asked for. */
 
 import type { Host } from "../host/host.ts";
-import type { BackendChoice } from "../plan/policy.ts";
-import { KMOD_PATH, readKmodStatus } from "./kmod.ts";
-import { PROCFS_PATH } from "./procfs.ts";
+import type { BackendChoice } from "../config/policy.ts";
+import { readKmodStatus } from "./kmod.ts";
+
 import type { BackendName } from "./result.ts";
+import { KMOD_PATH, PROCFS_PATH } from "../base/paths.ts";
 
 /** What the machine offers, each backend with why it is (not) usable. */
 export interface Availability {
@@ -27,7 +28,7 @@ export interface DetectPaths {
 }
 
 /** The real paths. */
-export const DEFAULT_PATHS: DetectPaths = { kmod: KMOD_PATH, procfs: PROCFS_PATH };
+const DEFAULT_PATHS: DetectPaths = { kmod: KMOD_PATH, procfs: PROCFS_PATH };
 
 /**
  * Looks at what the machine has. The procfs backend counts only when the

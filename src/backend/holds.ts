@@ -12,7 +12,7 @@ import { formatIp } from "../net/ip.ts";
 import { ANY_ADDR, ANY_PORT, PORT_PROTOS, protoName, type Selector } from "../plan/selector.ts";
 
 /** The nft table that holds revoked flows' old peers off. */
-export const HOLD_TABLE = "natnow_hold";
+const HOLD_TABLE = "natnow_hold";
 
 /**
  * Revoked flows' holds, one nft set per old peer (address, port): the

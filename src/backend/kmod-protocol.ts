@@ -1,5 +1,5 @@
 /**
- * The /proc/net/natnow protocol (openwrt-feed/kmod-natnow/PROTOCOL.md) as
+ * The /proc/net/natnow protocol (docs/kmod-protocol.md) as
  * pure functions: selectors to command writes, and the status text read back.
  */
 
@@ -7,7 +7,7 @@ import type { AddrMatch, PortMatch } from "../net/match.ts";
 import type { FlowMatch, Selector } from "../plan/selector.ts";
 
 /** natnow.ko's limits (natnow.h). */
-export const KMOD_LIMITS = { items: 64, selectorsPerArm: 64, except: 16, writeBytes: 4095 } as const;
+const KMOD_LIMITS = { items: 64, selectorsPerArm: 64, except: 16, writeBytes: 4095 } as const;
 
 /** Why a selector cannot be written for the kernel module. */
 export class KmodEncodeError extends Error {}
@@ -77,7 +77,6 @@ export function planWrites(selectors: readonly Selector[], opts: { ttl?: number;
 /** What /proc/net/natnow says. */
 export interface KmodStatus {
   version: number;
-  timestamps: boolean;
   armed: number;
   scopes: string[];
   counters: Record<string, number>;
@@ -88,12 +87,11 @@ export function parseStatus(text: string): KmodStatus | null {
   const lines = text.split("\n");
   const m = /^natnow ([0-9]+)$/.exec(lines[0] ?? "");
   if (!m) return null;
-  const status: KmodStatus = { version: Number(m[1]), timestamps: false, armed: 0, scopes: [], counters: {} };
+  const status: KmodStatus = { version: Number(m[1]), armed: 0, scopes: [], counters: {} };
   for (const l of lines.slice(1)) {
     const [key, ...rest] = l.split(" ");
     const v = rest.join(" ");
-    if (key === "timestamps") status.timestamps = v === "on";
-    else if (key === "armed") status.armed = Number(v);
+    if (key === "armed") status.armed = Number(v);
     else if (key === "scope") status.scopes.push(rest.slice(1).join(" "));
     else if (key && /^[0-9]+$/.test(v)) status.counters[key] = Number(v);
   }

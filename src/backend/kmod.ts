@@ -2,24 +2,20 @@
  * The kernel-module backend: the plan's renew scopes become `arm` commands
  * (the module renews each stale flow on its next packet) and its revoke
  * selectors `kill` commands (a walk of the table in the kernel, with holds),
- * written to `/proc/net/natnow` one command per write (PROTOCOL.md).
+ * written to `/proc/net/natnow` one command per write (docs/kmod-protocol.md).
  */
 
 import type { Host } from "../host/host.ts";
 import type { Selector } from "../plan/selector.ts";
-import { utf8Decode } from "../uci/bytes.ts";
+import { utf8Decode } from "../base/utf8.ts";
 import { KmodEncodeError, type KmodStatus, parseStatus, planWrites } from "./kmod-protocol.ts";
 import { type BackendResult, changeEntry, countChange, emptyResult } from "./result.ts";
-
-/** The module's control file. */
-export const KMOD_PATH = "/proc/net/natnow";
+import { KMOD_PATH } from "../base/paths.ts";
 
 /** How the kmod backend runs. */
 export interface KmodOptions {
   /** Seconds an arm lasts (0: the module's default, the longest unreplied timeout). */
   ttl: number;
-  /** Milliseconds a kill holds the old peer off (undefined: the module's default). */
-  holdMs?: number;
   dryRun?: boolean;
   /** The control file (tests point it elsewhere). */
   path?: string;
@@ -43,7 +39,7 @@ export function applyKmod(host: Host, selectors: readonly Selector[], opts: Kmod
   }
   let writes: string[];
   try {
-    writes = planWrites(selectors, { ttl: opts.ttl || undefined, holdMs: opts.holdMs });
+    writes = planWrites(selectors, { ttl: opts.ttl || undefined });
   } catch (e) {
     if (!(e instanceof KmodEncodeError)) throw e;
     result.errors.push(`the plan does not fit the module's limits: ${e.message}`);

@@ -13,20 +13,18 @@
  * entries of that address go too.
  */
 
-import { type Flow, selectorMatches } from "../conntrack/flow.ts";
+import { choose, type Flow } from "../conntrack/flow.ts";
 import { parseTable } from "../conntrack/parse.ts";
 import type { Host } from "../host/host.ts";
 import { formatIp, type IpBytes, parseIp, parsePrefix } from "../net/ip.ts";
 import type { AddrMatch } from "../net/match.ts";
 import { describeSelector, type Selector } from "../plan/selector.ts";
-import { utf8Decode } from "../uci/bytes.ts";
+import { utf8Decode } from "../base/utf8.ts";
 import { type BackendResult, countChange, emptyResult } from "./result.ts";
-
-/** The patched file. */
-export const PROCFS_PATH = "/proc/net/nf_conntrack";
+import { PROCFS_PATH } from "../base/paths.ts";
 
 /** What `kill_matching()` does with one address: whether it destroys this entry. */
-export function killedBy(addr: IpBytes, f: Flow): boolean {
+function killedBy(addr: IpBytes, f: Flow): boolean {
   const same = (a: IpBytes) => a.length === addr.length && a.every((x, i) => x === addr[i]);
   return same(f.orig.src) || same(f.orig.dst) || same(f.reply.src) || same(f.reply.dst);
 }
@@ -105,7 +103,7 @@ export function applyProcfs(host: Host, selectors: readonly Selector[], opts: Pr
   const flows = parseTable(utf8Decode(text)).flows;
   const writes: string[] = [];
   const addrs: IpBytes[] = [];
-  const chosen = new Set<Flow>();
+  const usable: Selector[] = [];
   for (const r of reduce(selectors, opts.routerAddresses)) {
     if (r.address === null) {
       result.errors.push(`procfs backend skips a selector, ${r.why}`);
@@ -117,17 +115,21 @@ export function applyProcfs(host: Host, selectors: readonly Selector[], opts: Pr
       writes.push(w);
       addrs.push(parseIp(r.address) as IpBytes);
     }
-    for (const f of flows) {
-      if (!chosen.has(f) && selectorMatches(r.selector, f)) {
-        chosen.add(f);
-        const what = r.selector.action === "renew" ? "renewed" : "revoked";
-        result[what]++;
-        countChange(result, r.selector.reason, what);
-      }
+    usable.push(r.selector);
+  }
+  // each flow counts once, for the first selector in plan order that takes it
+  const chosen = choose(flows, usable);
+  for (const s of usable) {
+    for (const c of chosen) {
+      if (c.selector !== s) continue;
+      const what = s.action === "renew" ? "renewed" : "revoked";
+      result[what]++;
+      countChange(result, s.reason, what);
     }
   }
-  result.matched = chosen.size;
-  result.collateral = flows.filter((f) => !chosen.has(f) && addrs.some((a) => killedBy(a, f))).length;
+  const taken = new Set(chosen.map((c) => c.flow));
+  result.matched = taken.size;
+  result.collateral = flows.filter((f) => !taken.has(f) && addrs.some((a) => killedBy(a, f))).length;
   if (opts.dryRun || !writes.length) {
     if (opts.dryRun) {
       result.renewed = result.revoked = 0;

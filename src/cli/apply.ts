@@ -1,14 +1,16 @@
 /** `natnow apply`: plan the live ruleset against the last applied one, reset the flows, remember the run. */
 
 import { withLock } from "../daemon/lock.ts";
-import { EXIT_INVALID, EXIT_UNAVAILABLE, runOnce } from "../daemon/run.ts";
-import { takeSnapshot } from "../daemon/snapshot.ts";
-import { STATE_DIR } from "../daemon/state.ts";
+import { runOnce } from "../apply/run.ts";
+import { takeSnapshot } from "../apply/snapshot.ts";
+
 import type { Host } from "../host/host.ts";
-import type { BackendChoice } from "../plan/policy.ts";
-import { utf8Decode } from "../uci/bytes.ts";
+import type { BackendChoice } from "../config/policy.ts";
+import { utf8Decode } from "../base/utf8.ts";
 import { parseArgs, UsageError } from "./args.ts";
 import { err, out } from "./output.ts";
+import { EXIT_INVALID, EXIT_UNAVAILABLE } from "../base/exit.ts";
+import { STATE_DIR } from "../base/paths.ts";
 
 /** Usage of the `apply` command. */
 export const APPLY_USAGE = "natnow apply [--ruleset F] [--previous-ruleset F] [--config F] [--fw4-state F] [--interfaces F]\n" +
@@ -41,7 +43,7 @@ export function applyCommand(host: Host, argv: string[]): number {
   if (choiceOpt !== undefined && CHOICES.indexOf(choiceOpt as BackendChoice) < 0) {
     throw new UsageError(`--backend must be one of ${CHOICES.join(", ")}, not '${String(choiceOpt)}'`);
   }
-  const str = (k: string) => (typeof options[k] === "string" ? (options[k] as string) : null);
+  const str = (k: string) => (typeof options[k] === "string" ? (options[k]) : null);
   const stateDir = str("--state-dir") ?? STATE_DIR;
   const dryRun = options["--dry-run"] === true;
   // every named file must be there: a typo is not "no such input"

@@ -2,17 +2,14 @@
 
 import { BUS_TIMING } from "../daemon/bus.ts";
 import { type DaemonOptions, startDaemon } from "../daemon/daemon.ts";
-import { STATE_DIR } from "../daemon/state.ts";
+
 import type { Host } from "../host/host.ts";
 import { parseArgs, UsageError } from "./args.ts";
-import { POLICY_PATH } from "./status.ts";
+import { FW4_STATE_PATH, POLICY_PATH, STATE_DIR } from "../base/paths.ts";
 
 /** Usage of the `daemon` command. */
 export const DAEMON_USAGE =
   "natnow daemon [--state-dir D] [--policy F] [--fw4-state F] [--debounce SECONDS] [--bus-check SECONDS]";
-
-/** fw4's state file. */
-export const FW4_STATE_PATH = "/var/run/fw4.state";
 
 /** The options naming where a snapshot run reads and writes (`daemon` and `run`). */
 export const SNAPSHOT_OPTIONS = {
@@ -23,7 +20,7 @@ export const SNAPSHOT_OPTIONS = {
 
 /** The paths those options name, with the router's defaults. */
 export function snapshotPaths(options: Record<string, string | true>): Omit<DaemonOptions, "debounce" | "busTiming"> {
-  const str = (k: string, d: string) => (typeof options[k] === "string" ? (options[k] as string) : d);
+  const str = (k: string, d: string) => (typeof options[k] === "string" ? (options[k]) : d);
   return {
     stateDir: str("--state-dir", STATE_DIR),
     policyPath: str("--policy", POLICY_PATH),

@@ -1,10 +1,11 @@
 /** natnow's entry point: the same bundle runs under `qjs --std` and `node`. */
 
 import { createHost } from "../host/index.ts";
-import { utf8Encode } from "../uci/bytes.ts";
-import { EXIT_SOFTWARE, run } from "./run.ts";
+import { utf8Encode } from "../base/utf8.ts";
+import { run } from "./run.ts";
+import { EXIT_SOFTWARE } from "../base/exit.ts";
 
-createHost().then((host) => {
+void createHost().then((host) => {
   let code: number | null;
   try {
     code = run(host, host.args());

@@ -1,7 +1,8 @@
 /** Text output helpers for commands: everything is written through the host. */
 
 import type { Host } from "../host/host.ts";
-import { binaryToBytes, utf8Encode } from "../uci/bytes.ts";
+import { binaryToBytes } from "../uci/bytes.ts";
+import { utf8Encode } from "../base/utf8.ts";
 
 /** Writes text (UTF-8) to standard output. */
 export function out(host: Host, text: string): void {

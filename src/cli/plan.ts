@@ -1,20 +1,19 @@
 /** `natnow plan`: the reset plan for a config change, for humans or as JSON. */
 
-import { EXIT_INVALID } from "../daemon/run.ts";
 import type { Host } from "../host/host.ts";
 import { computePlan, type PlanInput, type PlanResult } from "../plan/compute.ts";
 import { describeSelector } from "../plan/selector.ts";
-import { utf8Decode } from "../uci/bytes.ts";
+import { utf8Decode } from "../base/utf8.ts";
 import { parseArgs, UsageError } from "./args.ts";
 import { err, out } from "./output.ts";
+import { EXIT_INVALID } from "../base/exit.ts";
 
 /** Usage of the `plan` command. */
 export const PLAN_USAGE =
   "natnow plan --config NEW [--previous OLD] [--fw4-state F] [--interfaces F] [--policy F] [--boot] [--json]";
 
-
 /** The options `plan` (and `apply`) read their inputs from. */
-export const PLAN_OPTIONS = {
+const PLAN_OPTIONS = {
   "--config": { value: true },
   "--previous": { value: true },
   "--fw4-state": { value: true },
@@ -31,8 +30,8 @@ export interface InputProblem {
 }
 
 /** Reads the plan inputs named by the options; a missing file is an error with its name. */
-export function readPlanInput(host: Host, options: Record<string, string | true>): PlanInput | InputProblem {
-  const path = (k: string) => (typeof options[k] === "string" ? (options[k] as string) : null);
+function readPlanInput(host: Host, options: Record<string, string | true>): PlanInput | InputProblem {
+  const path = (k: string) => (typeof options[k] === "string" ? (options[k]) : null);
   if (path("--config") === null) return { kind: "usage", message: "--config NEW is required" };
   const parts: Record<string, Uint8Array | null> = {};
   for (const k of ["--config", "--previous", "--fw4-state", "--interfaces", "--policy"]) {
@@ -53,7 +52,7 @@ export function readPlanInput(host: Host, options: Record<string, string | true>
 }
 
 /** The plan as readable text. */
-export function formatPlan(r: PlanResult): string {
+function formatPlan(r: PlanResult): string {
   const p = r.plan;
   const lines: string[] = [];
   lines.push(`natnow plan${p.boot ? " (boot)" : ""}: ${p.changes.length} change(s), ${p.selectors.length} selector(s)`);
@@ -76,7 +75,7 @@ export function formatPlan(r: PlanResult): string {
 }
 
 /** The plan as JSON (stable field names, for scripts and LuCI). */
-export function planJson(r: PlanResult): unknown {
+function planJson(r: PlanResult): unknown {
   return {
     boot: r.plan.boot,
     changes: r.plan.changes.map((pc) => ({

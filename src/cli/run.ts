@@ -1,7 +1,7 @@
 /** natnow's command dispatcher. */
 
 import type { Host } from "../host/host.ts";
-import { utf8Decode } from "../uci/bytes.ts";
+import { utf8Decode } from "../base/utf8.ts";
 import { UsageError } from "./args.ts";
 import { err, out } from "./output.ts";
 import { APPLY_USAGE, applyCommand } from "./apply.ts";
@@ -10,9 +10,10 @@ import { RUN_USAGE, runCommand } from "./runcmd.ts";
 import { PLAN_USAGE, planCommand } from "./plan.ts";
 import { STATUS_USAGE, statusCommand } from "./status.ts";
 import { UCI_USAGE, uciCommand } from "./uci.ts";
+import { EXIT_SOFTWARE, EXIT_USAGE } from "../base/exit.ts";
 
 /** natnow's version. */
-export const VERSION = "0.1.0";
+const VERSION = "0.1.0";
 
 const USAGE = `usage:
   ${PLAN_USAGE}
@@ -23,12 +24,6 @@ const USAGE = `usage:
   ${UCI_USAGE}
   natnow version
 `;
-
-/** Exit status for usage errors. */
-export const EXIT_USAGE = 64;
-
-/** Exit status for an internal error (sysexits EX_SOFTWARE). */
-export const EXIT_SOFTWARE = 70;
 
 /**
  * Runs one natnow command and returns its exit status (null: it goes on

@@ -6,14 +6,16 @@
  * --json` (what a reload of the UCI config would reset) and `run --json`.
  */
 
-import { type DaemonOptions, logLine, runFromSnapshot } from "../daemon/daemon.ts";
+import { type DaemonOptions, runFromSnapshot } from "../daemon/daemon.ts";
 import { withLock } from "../daemon/lock.ts";
-import { EXIT_UNAVAILABLE } from "../daemon/run.ts";
+
 import { LOCK_WAIT_MS } from "./apply.ts";
 import type { Host } from "../host/host.ts";
 import { parseArgs, UsageError } from "./args.ts";
 import { SNAPSHOT_OPTIONS, snapshotPaths } from "./daemon.ts";
 import { err, out } from "./output.ts";
+import { EXIT_UNAVAILABLE } from "../base/exit.ts";
+import { runLogLine } from "../apply/report.ts";
 
 /** Usage of the `run` command. */
 export const RUN_USAGE = "natnow run [--dry-run|--pending] [--json] [--state-dir D] [--policy F] [--fw4-state F]";
@@ -47,6 +49,6 @@ export function runCommand(host: Host, argv: string[]): number {
   }
   else out(host, o.lines.join("\n") + "\n");
   for (const e of [...o.run.errors, ...o.stateErrors]) err(host, `natnow: ${e}\n`);
-  if (!dryRun) host.log(logLine("run", o));
+  if (!dryRun) host.log(runLogLine("run", o));
   return o.code;
 }

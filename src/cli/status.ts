@@ -2,22 +2,20 @@
 
 import { availability, pickBackend } from "../backend/detect.ts";
 import type { ChangeCounts } from "../backend/result.ts";
-import { exportFirewall, switchState } from "../daemon/snapshot.ts";
-import { formatCounts } from "../daemon/run.ts";
+import { exportFirewall, switchState } from "../apply/snapshot.ts";
+
 import { readKmodStatus } from "../backend/kmod.ts";
-import { parseRuns, type RunRecord, STATE_DIR, STATE_FILES } from "../daemon/state.ts";
+import { parseRuns, type RunRecord, STATE_FILES } from "../apply/state.ts";
 import type { Host } from "../host/host.ts";
-import { parsePolicy } from "../plan/policy.ts";
-import { utf8Decode } from "../uci/bytes.ts";
-import { parseUci } from "../uci/parse.ts";
+import { readPolicy } from "../config/policy.ts";
+import { utf8Decode } from "../base/utf8.ts";
 import { parseArgs, UsageError } from "./args.ts";
 import { out } from "./output.ts";
+import { POLICY_PATH, STATE_DIR } from "../base/paths.ts";
+import { formatCounts } from "../apply/report.ts";
 
 /** Usage of the `status` command. */
 export const STATUS_USAGE = "natnow status [--policy F] [--state-dir D] [--json]";
-
-/** The policy file on the router. */
-export const POLICY_PATH = "/etc/config/natnow";
 
 /** What one change's selectors did, in words (`revoked 2`, `armed 1, revoked (counted for the run)`). */
 export function changeCounts(c: ChangeCounts): string {
@@ -58,14 +56,8 @@ export function statusCommand(host: Host, argv: string[]): number {
   const dir = typeof options["--state-dir"] === "string" ? options["--state-dir"] : STATE_DIR;
   const policyPath = typeof options["--policy"] === "string" ? options["--policy"] : POLICY_PATH;
   const pb = host.readFile(policyPath);
-  let policyNote = "";
-  let pkg = null;
-  try {
-    pkg = pb === null ? null : parseUci(pb, "natnow");
-  } catch (e) {
-    policyNote = `${policyPath}: ${(e as Error).message}; using the defaults`;
-  }
-  const { policy, warnings } = parsePolicy(pkg);
+  const { policy, warnings, error } = readPolicy(pb);
+  const policyNote = error === null ? "" : `${policyPath}: ${error}; using the defaults`;
   const avail = availability(host, policy.procfsCollateral);
   const detection = pickBackend(avail, policy.backend);
   const kmod = readKmodStatus(host);
@@ -103,7 +95,7 @@ export function statusCommand(host: Host, argv: string[]): number {
 }
 
 /** Whether a daemon hears the bus: a live pid in the state directory's `listening` file (daemon.ts). */
-export function listeningDaemon(host: Host, dir: string): { listening: boolean; pid: number | null } {
+function listeningDaemon(host: Host, dir: string): { listening: boolean; pid: number | null } {
   const b = host.readFile(`${dir}/${STATE_FILES.listening}`);
   const pid = b === null ? NaN : Number(utf8Decode(b).trim());
   if (!Number.isInteger(pid) || pid <= 0) return { listening: false, pid: null };

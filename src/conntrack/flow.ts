@@ -21,14 +21,10 @@ export interface Flow {
   reply: Tuple;
   /** IPS_SEEN_REPLY: the entry has seen traffic in the reply direction. */
   replied: boolean;
-  assured: boolean;
   /** IPS_DST_NAT / IPS_SRC_NAT: the entry's tuples were translated. */
   dnat: boolean;
   snat: boolean;
-  mark: number;
   zone: number;
-  /** Seconds until the entry expires. */
-  timeout: number;
   /** ctnetlink id, when the backend knows it. */
   id: number | null;
 }
@@ -82,7 +78,18 @@ export function selectorMatches(s: Selector, f: Flow): boolean {
   return flowMatches(s, f) && !s.keep.some((k) => flowMatches(k, f));
 }
 
-/** The selectors of a list that a flow falls in. */
-export function matchingSelectors(selectors: readonly Selector[], f: Flow): Selector[] {
-  return selectors.filter((s) => selectorMatches(s, f));
+/** A flow chosen for an action. */
+export interface Chosen {
+  flow: Flow;
+  selector: Selector;
+}
+
+/** The first selector (in plan order) that takes each flow. */
+export function choose(flows: readonly Flow[], selectors: readonly Selector[]): Chosen[] {
+  const out: Chosen[] = [];
+  for (const flow of flows) {
+    const selector = selectors.find((s) => selectorMatches(s, flow));
+    if (selector) out.push({ flow, selector });
+  }
+  return out;
 }

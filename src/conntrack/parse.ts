@@ -28,14 +28,15 @@ export interface ParsedTable {
   problems: ParseProblem[];
 }
 
-const PORT_KEYS = ["sport", "dport"] as const;
+/** The tuple keys that hold ports. */
+type PortKey = "sport" | "dport";
 const TUPLE_KEYS = new Set(["src", "dst", "sport", "dport", "type", "code", "id", "packets", "bytes"]);
 
 function tuple(kv: Map<string, string>, what: string): Tuple {
   const src = parseIp(kv.get("src") ?? "");
   const dst = parseIp(kv.get("dst") ?? "");
   if (!src || !dst) throw new Error(`${what} tuple has no valid src/dst`);
-  const port = (k: (typeof PORT_KEYS)[number]) => {
+  const port = (k: PortKey) => {
     const v = kv.get(k);
     if (v === undefined) return null;
     if (!/^[0-9]{1,5}$/.test(v) || Number(v) > 65535) throw new Error(`${what} ${k} '${v}' is not a port`);
@@ -56,7 +57,7 @@ export function parseLine(text: string): Flow {
   // the rest: [STATE] orig-tuple [UNREPLIED] reply-tuple [ASSURED] fields...
   // A tuple lasts until a key repeats or a non-tuple key comes: so ICMP's
   // "id=" stays in its tuple and the entry's own "id=" (last) does not.
-  const dirs: Map<string, string>[] = [new Map(), new Map()];
+  const dirs: Map<string, string>[] = [new Map<string, string>(), new Map<string, string>()];
   const rest = new Map<string, string>();
   const flags = new Set<string>();
   let dir = -1;
@@ -95,12 +96,9 @@ export function parseLine(text: string): Flow {
     orig,
     reply,
     replied: !flags.has("UNREPLIED"),
-    assured: flags.has("ASSURED"),
     dnat: !same(reply.src, orig.dst) || reply.sport !== orig.dport,
     snat: !same(reply.dst, orig.src) || reply.dport !== orig.sport,
-    mark: num("mark", 0),
     zone: num("zone", 0),
-    timeout: Number(timeout),
     id: rest.has("id") ? num("id", 0) : null,
   };
 }

@@ -11,7 +11,7 @@
  */
 
 import type { Host, LineStream } from "../host/host.ts";
-import { failure } from "./snapshot.ts";
+import { failure } from "../apply/snapshot.ts";
 import { type BusEvent, EVENT_TYPES, parseListenLine } from "./events.ts";
 
 /** The event the daemon sends itself to know it is heard. */

@@ -13,15 +13,15 @@
  */
 
 import type { Host } from "../host/host.ts";
-import { parsePolicy } from "../plan/policy.ts";
-import { parseUci } from "../uci/parse.ts";
-import { utf8Encode } from "../uci/bytes.ts";
+import { readPolicy } from "../config/policy.ts";
+import { utf8Encode } from "../base/utf8.ts";
 import { BUS_TIMING, listenOnBus } from "./bus.ts";
 import { Debouncer, describeEvent, nftChange, SETTLE_MS } from "./events.ts";
 import { tryLock, unlock } from "./lock.ts";
-import { type RunOutcome, runOnce } from "./run.ts";
-import { takeSnapshot } from "./snapshot.ts";
-import { STATE_FILES } from "./state.ts";
+import { type RunOutcome, runOnce } from "../apply/run.ts";
+import { takeSnapshot } from "../apply/snapshot.ts";
+import { STATE_FILES } from "../apply/state.ts";
+import { runLogLine } from "../apply/report.ts";
 
 /** Where the daemon reads and writes. */
 export interface DaemonOptions {
@@ -32,18 +32,6 @@ export interface DaemonOptions {
   debounce: number | null;
   /** The bus echo's timing (bus.ts); the router's by default. */
   busTiming?: { everyMs: number; echoMs: number };
-}
-
-/** The run's syslog line: trigger, changes, flows, backend, duration, errors. */
-export function logLine(trigger: string, o: RunOutcome): string {
-  const r = o.run;
-  const counts = r.result ? `renewed ${r.result.renewed}, revoked ${r.result.revoked}` +
-      (r.result.armed ? `, armed ${r.result.armed}` : "") : "nothing reset";
-  const errors = [...r.errors, ...o.stateErrors];
-  const warnings = r.warnings ?? [];
-  return `${trigger}: ${r.changes.length} change(s)${r.changes.length ? ` (${r.changes.join("; ")})` : ""}, ${counts}, ` +
-    `backend ${r.backend ?? "none"}, ${r.durationMs} ms` + (errors.length ? `, errors: ${errors.join("; ")}` : "") +
-    (warnings.length ? `, warnings: ${warnings.join("; ")}` : "");
 }
 
 /** What a snapshot run is: a real run, a dry run, or a preview of the pending UCI change. */
@@ -66,14 +54,9 @@ export function runFromSnapshot(host: Host, opts: DaemonOptions, trigger: string
   });
 }
 
-/** The debounce the policy asks for, in seconds. */
+/** The debounce the policy asks for, in seconds (the default when the file does not parse). */
 function policyDebounce(host: Host, path: string): number {
-  const b = host.readFile(path);
-  try {
-    return parsePolicy(b === null ? null : parseUci(b, "natnow")).policy.debounce;
-  } catch {
-    return parsePolicy(null).policy.debounce;
-  }
+  return readPolicy(host.readFile(path)).policy.debounce;
 }
 
 /** Runs the daemon until the process is stopped. */
@@ -91,7 +74,7 @@ export function startDaemon(host: Host, opts: DaemonOptions): void {
     }
     try {
       const o = runFromSnapshot(host, opts, trigger);
-      if (o) host.log(logLine(trigger, o));
+      if (o) host.log(runLogLine(trigger, o));
     } catch (e) {
       // never die on one run: procd would respawn, but the events of the burst would be lost
       host.log(`${trigger}: internal error: ${(e as Error).message}`);

@@ -38,7 +38,8 @@ export function describeEvent(e: BusEvent): string {
     return `fw4 ${what}`;
   }
   if (e.type === "network.interface") {
-    return `interface ${String(e.data.interface ?? "?")} ${String(e.data.action ?? "event")}`;
+    const word = (v: unknown, d: string) => (typeof v === "string" ? v : d);
+    return `interface ${word(e.data.interface, "?")} ${word(e.data.action, "event")}`;
   }
   return e.type;
 }

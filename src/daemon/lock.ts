@@ -6,7 +6,7 @@
  */
 
 import type { Host } from "../host/host.ts";
-import { utf8Decode, utf8Encode } from "../uci/bytes.ts";
+import { utf8Decode, utf8Encode } from "../base/utf8.ts";
 
 /** The lock file's name inside the state directory. */
 export const LOCK_FILE = "lock";

@@ -6,7 +6,7 @@
  */
 
 import { describeRule, ruleIdentity } from "../firewall/rule.ts";
-import type { NatModel, NatRule, SectionKind, SectionModel, ZoneModel } from "../firewall/types.ts";
+import type { NatModel, NatRule, SectionKind, SectionModel, ZoneModel } from "../model/nat.ts";
 
 /** What happened to a section. */
 export type ChangeKind = "added" | "removed" | "changed";

@@ -8,7 +8,7 @@
 import { binaryToText } from "../uci/bytes.ts";
 import type { UciPackage, UciSection } from "../uci/types.ts";
 import type { Facts } from "./facts.ts";
-import type { SectionKind, SectionModel, SkippedSection, ZoneModel } from "./types.ts";
+import type { SectionKind, SectionModel, SkippedSection, ZoneModel } from "../model/nat.ts";
 import {
   type AddrItem, type NetworkValue, parseBool, parseDate, parseMark, parseNetwork, parseTime, parseWeekdays, toArray,
 } from "./values.ts";
@@ -137,7 +137,7 @@ export class ModelContext {
             this.warn(s, raw, `option '${key}' specifies invalid value '${item}'`);
             return false;
           }
-          if (sp.flatten && Array.isArray(r)) out.push(...r);
+          if (sp.flatten && Array.isArray(r)) out.push(...(r as unknown[]));
           else out.push(r);
         }
         res = out.length ? out : null;

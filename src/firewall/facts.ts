@@ -10,9 +10,7 @@ import type { AddrItem } from "./values.ts";
 
 /** One logical network (fw4 state.networks[name]). */
 export interface NetworkFacts {
-  up: boolean;
   device: string | null;
-  physdev: string | null;
   /** A zone the interface asks to be in (ubus `data.zone`). */
   zone: string | null;
   addrs: AddrItem[];
@@ -99,9 +97,7 @@ export function parseFw4State(text: string): Facts {
       return addr(x.family, x.addr, x.bits, what);
     });
     networks[name] = {
-      up: n.up === true,
       device: str(n.device),
-      physdev: str(n.physdev),
       zone: str(n.zone),
       addrs,
       defaultRoute: false,
@@ -151,9 +147,7 @@ export function parseInterfaceDump(text: string): Facts {
     const routes = Array.isArray(ifc.route) ? ifc.route : [];
     const defaultRoute = routes.some((r) => isObj(r) && r.mask === 0 && (r.target === "0.0.0.0" || r.target === "::"));
     networks[name] = {
-      up: ifc.up === true,
       device: str(ifc.l3_device) ?? str(ifc.device),
-      physdev: str(ifc.device),
       zone: isObj(data) ? str(data.zone) : null,
       addrs,
       defaultRoute,

@@ -14,7 +14,7 @@ import type { Facts } from "./facts.ts";
 import { parseNat } from "./nat.ts";
 import { parseRedirect } from "./redirect.ts";
 import { prefixesOf } from "./subnets.ts";
-import type { NatModel } from "./types.ts";
+import type { NatModel } from "../model/nat.ts";
 import { parseZone, zoneMasq } from "./zone.ts";
 
 /** Builds the NAT model of a parsed `firewall` package against runtime facts. */

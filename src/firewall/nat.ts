@@ -3,7 +3,7 @@
 import type { UciSection } from "../uci/types.ts";
 import { bool, DISABLED, type ModelContext, ok, rawOptions, SCHEDULE, str, TARGETS, type Target, type ZoneRef } from "./context.ts";
 import { type AddrList, ensureTcpUdp, type Group, groupByMasking, inferFamily, natRule, splitAf, splitFamily } from "./subnets.ts";
-import type { NatRule } from "./types.ts";
+import type { NatRule } from "../model/nat.ts";
 import {
   type NetworkValue, parseEnum, parseFamily, parseInt10, parseLimit, parsePort, parseProtocol, parseSetMatch, type PortValue,
   type ProtoValue,

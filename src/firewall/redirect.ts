@@ -7,7 +7,7 @@ import {
   bool, DISABLED, type ModelContext, ok, rawOptions, SCHEDULE, str, TARGETS, type Target, type ZoneRef, type ZoneState,
 } from "./context.ts";
 import { type Group, groupByMasking, inferFamily, natRule, splitAf, splitFamily } from "./subnets.ts";
-import type { NatAction, NatRule } from "./types.ts";
+import type { NatAction, NatRule } from "../model/nat.ts";
 import {
   type AddrItem, type NetworkValue, parseCtHelper, parseEnum, parseFamily, parseInt10, parseInvert, parseLimit, parseMac,
   parsePort, parseProtocol, parseSetMatch, type PortValue, type ProtoValue,
@@ -160,7 +160,7 @@ export function parseRedirect(ctx: ModelContext, s: UciSection): void {
             if (same) snat = same;
           }
           if (!snat) {
-            ctx.warn(s, raw, `${o.reflection_src ?? "external"} rewrite IP cannot be determined, disabling reflection`);
+            ctx.warn(s, raw, `${internal ? "internal" : "external"} rewrite IP cannot be determined, disabling reflection`);
           } else if (!iaddrs[f].length) {
             ctx.warn(s, raw, "internal address range cannot be determined, disabling reflection");
           } else if (!eaddrs[f].length) {

@@ -6,7 +6,7 @@
  */
 
 import { type AddrMatch, addrMatchText as addrs, type PortMatch, portMatchText as ports, portRangeText } from "../net/match.ts";
-import type { NatRule, ZoneModel } from "./types.ts";
+import type { NatRule, ZoneModel } from "../model/nat.ts";
 
 /** A rule in words: `dstnat ipv4 udp from wan dport 5060 dnat 198.18.1.20:5060`. */
 export function describeRule(r: NatRule): string {
@@ -32,7 +32,7 @@ export function describeRule(r: NatRule): string {
 }
 
 /** What a zone matches, for identities: its devices, or its name when it has none. */
-export function zoneKey(z: ZoneModel | undefined, name: string): string {
+function zoneKey(z: ZoneModel | undefined, name: string): string {
   if (!z) return `zone ${name}`;
   if (z.notDevices) return `!${[...z.notDevices].sort().join(",")}`;
   return z.devices.length ? [...new Set(z.devices)].sort().join(",") : `zone ${name}`;

@@ -5,7 +5,8 @@
  */
 
 import { formatIp, formatPrefix, prefix, rangeToPrefixes } from "../net/ip.ts";
-import type { AddrMatch, NatAction, NatRule, PortMatch } from "./types.ts";
+import type { NatAction, NatRule } from "../model/nat.ts";
+import type { AddrMatch, PortMatch } from "../net/match.ts";
 import type { AddrItem, NetworkValue, PortValue, ProtoValue } from "./values.ts";
 
 /** Address items split by family, each with its negation. */

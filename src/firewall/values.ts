@@ -5,7 +5,7 @@
  */
 
 import {
-  familyOf, formatIp, maskBits, maskBytes, parseIp, type Family, type IpBytes,
+  familyOf, maskBits, maskBytes, parseIp, type Family, type IpBytes,
 } from "../net/ip.ts";
 
 /** A value with fw4's `!` negation prefix. */
@@ -126,7 +126,7 @@ export type NetworkAddrs = (name: string) => AddrItem[] | undefined;
  * fw4 parse_subnet: `ADDR`, `ADDR/BITS`, `ADDR/MASK` (non-contiguous masks
  * allowed), `A-B` ranges, or a logical network name (its addresses).
  */
-export function parseSubnet(subnet: string, networks: NetworkAddrs): AddrItem[] | null {
+function parseSubnet(subnet: string, networks: NetworkAddrs): AddrItem[] | null {
   const parts = subnet.split("/");
   if (parts.length === 2) {
     const a = parseIp(parts[0]);
@@ -236,7 +236,7 @@ export function parseMac(val: string): boolean {
 }
 
 /** The conntrack helpers fw4 ships (`/usr/share/firewall4/helpers`). */
-export const CT_HELPERS = [
+const CT_HELPERS = [
   "amanda", "ftp", "RAS", "Q.931", "irc", "netbios-ns", "pptp", "sane", "sip", "snmp", "tftp", "rtsp",
 ] as const;
 
@@ -258,13 +258,4 @@ export function toArray(v: string | string[] | undefined): string[] {
   if (typeof v !== "string") return v;
   const t = v.trim();
   return t === "" ? [] : t.split(/[ \t]+/);
-}
-
-/** fw4 cidr: how an address item is written in the ruleset. */
-export function cidr(a: AddrItem): string {
-  if (a.kind === "range") return `${formatIp(a.addr)}-${formatIp(a.addr2)}`;
-  if (a.kind === "masked") return `${formatIp(a.addr)}/${formatIp(a.mask)}`;
-  if (a.bits === a.addr.length * 8) return formatIp(a.addr);
-  const m = maskBytes(a.bits, a.family === 6) as number[];
-  return `${formatIp(a.addr.map((b, i) => b & m[i]))}/${a.bits}`;
 }

@@ -4,7 +4,7 @@ import { formatPrefix, hostPrefix } from "../net/ip.ts";
 import type { UciSection } from "../uci/types.ts";
 import { bool, DISABLED, type ModelContext, rawOptions, type Raw, str, ok, type ZoneState } from "./context.ts";
 import { addrMatch, groupByMasking, inferFamily, portMatch, prefixesOf, splitAf, splitFamily } from "./subnets.ts";
-import type { NatRule, ZoneModel } from "./types.ts";
+import type { NatRule, ZoneModel } from "../model/nat.ts";
 import {
   type AddrItem, type NetworkValue, parseCtHelper, parseEnum, parseFamily, parseIdentifier, parseInt10, parseInvert, parseLimit,
 } from "./values.ts";

@@ -4,7 +4,7 @@
  */
 
 import type { ExecOptions, ExecResult, Host, LineStream } from "./host.ts";
-import { logLine } from "./log.ts";
+import { syslogLine } from "./log.ts";
 
 /** Creates the Node host. */
 export async function createNodeHost(): Promise<Host> {
@@ -161,7 +161,7 @@ export async function createNodeHost(): Promise<Host> {
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
     },
     pid: () => process.pid,
-    log: (message) => logLine(host, message),
+    log: (message) => syslogLine(host, message),
   };
   return host;
 }

@@ -4,9 +4,9 @@
  * are used; their types follow quickjs-libc's documented behaviour.
  */
 
-import { utf8Decode, utf8Encode } from "../uci/bytes.ts";
+import { utf8Decode, utf8Encode } from "../base/utf8.ts";
 import type { ExecOptions, ExecResult, Host, LineStream } from "./host.ts";
-import { logLine } from "./log.ts";
+import { syslogLine } from "./log.ts";
 
 /** quickjs-libc FILE object (the subset natnow uses). */
 export interface QjsFile {
@@ -363,7 +363,7 @@ export function createQjsHost(): Host {
     now: () => os.now(),
     sleep: (ms) => os.sleep(ms),
     pid: () => os.getpid(),
-    log: (message) => logLine(host, message),
+    log: (message) => syslogLine(host, message),
   };
   return host;
 }

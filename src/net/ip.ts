@@ -18,7 +18,7 @@ export interface Prefix {
 }
 
 /** inet_pton(AF_INET): four decimal octets, no leading zeros. */
-export function parseIpv4(s: string): number[] | null {
+function parseIpv4(s: string): number[] | null {
   const parts = s.split(".");
   if (parts.length !== 4) return null;
   const out: number[] = [];
@@ -32,7 +32,7 @@ export function parseIpv4(s: string): number[] | null {
 }
 
 /** inet_pton(AF_INET6), including `::` and a trailing dotted IPv4 part. */
-export function parseIpv6(s: string): number[] | null {
+function parseIpv6(s: string): number[] | null {
   if (s.length === 0 || s.length > 45) return null;
   let tail: number[] = [];
   let text = s;
@@ -153,7 +153,7 @@ export function maskBits(mask: IpBytes): number | null {
 }
 
 /** Applies a netmask given as bytes. */
-export function applyMask(a: IpBytes, mask: IpBytes): number[] {
+function applyMask(a: IpBytes, mask: IpBytes): number[] {
   return a.map((b, i) => b & (mask[i] ?? 0));
 }
 
@@ -204,13 +204,6 @@ export function prefixContains(p: Prefix, a: IpBytes): boolean {
 export function prefixCovers(outer: Prefix, inner: Prefix): boolean {
   return outer.family === inner.family && outer.bits <= inner.bits &&
     prefixContains(outer, inner.addr);
-}
-
-/** Compares two addresses as unsigned numbers. */
-export function compareIp(a: IpBytes, b: IpBytes): number {
-  if (a.length !== b.length) return a.length - b.length;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] - b[i];
-  return 0;
 }
 
 /**

@@ -8,11 +8,11 @@ import {
   type Facts, FactsError, mergeFacts, NO_FACTS, parseFw4State, parseInterfaceDump,
 } from "../firewall/facts.ts";
 import { buildModel } from "../firewall/model.ts";
-import type { NatModel } from "../firewall/types.ts";
+import type { NatModel } from "../model/nat.ts";
 import { parseUci } from "../uci/parse.ts";
 import { UciParseError } from "../uci/types.ts";
 import { bootChanges, type Plan, plan } from "./plan.ts";
-import { parsePolicy, type Policy } from "./policy.ts";
+import { type Policy, type PolicyResult, readPolicy } from "../config/policy.ts";
 
 /** The inputs of a plan, as the files' contents. */
 export interface PlanInput {
@@ -57,6 +57,13 @@ export function parseConfig(bytes: Uint8Array, what: string, pkgName: string) {
 /** Input natnow refuses to plan from (nothing is reset then). */
 export class InputError extends Error {}
 
+/** The policy a plan follows; a policy file that does not parse is input natnow refuses. */
+export function planPolicy(bytes: Uint8Array | null): PolicyResult {
+  const read = readPolicy(bytes);
+  if (read.error !== null) throw new InputError(`policy: ${read.error}`);
+  return read;
+}
+
 /** The runtime facts from fw4.state and the interface dump (the dump wins). */
 export function readFacts(input: Pick<PlanInput, "fw4State" | "interfaces">): Facts {
   try {
@@ -79,7 +86,7 @@ export function computePlan(input: PlanInput): PlanOutcome {
     const facts = readFacts(input);
     const cfg = parseConfig(input.config, "config", "firewall");
     const prev = input.previous ? parseConfig(input.previous, "previous config", "firewall") : null;
-    const pol = parsePolicy(input.policy ? parseConfig(input.policy, "policy", "natnow") : null);
+    const pol = planPolicy(input.policy);
     // a file without any zone is not a router's firewall config: taking it
     // as "every NAT rule removed" would be the widest reset of all
     for (const [pkg, what] of [[cfg, "config"], [prev, "previous config"]] as const) {

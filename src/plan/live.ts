@@ -9,14 +9,13 @@
 
 import { type Change, diff } from "../diff/diff.ts";
 import { buildModel } from "../firewall/model.ts";
-import type { NatModel } from "../firewall/types.ts";
+import type { NatModel } from "../model/nat.ts";
 import { type DeviceGroup, type DeviceFacts, parseKernelView, topology } from "../ruleset/devices.ts";
 import { rulesetModel } from "../ruleset/model.ts";
 import { formatNftJson, natSubset, parseNftJson, RulesetError } from "../ruleset/nft.ts";
 import { liveRules } from "../ruleset/walk.ts";
-import { InputError, parseConfig, type PlanOutcome, readFacts } from "./compute.ts";
+import { InputError, parseConfig, type PlanOutcome, planPolicy, readFacts } from "./compute.ts";
 import { bootChanges, plan } from "./plan.ts";
-import { parsePolicy } from "./policy.ts";
 
 /** The kernel's view of devices: `ip -j addr` and `ip -j route` per family. */
 export interface KernelViewText {
@@ -86,7 +85,7 @@ export function computeLivePlan(input: LiveInput): LiveOutcome {
         warnings.push(`the kernel's addresses are unknown (${e.message})`);
       }
     }
-    const pol = parsePolicy(input.policy ? parseConfig(input.policy, "policy", "natnow") : null);
+    const pol = planPolicy(input.policy);
     const cfg = input.config ? parseConfig(input.config, "config", "firewall") : null;
     const uciModel = cfg && cfg.sections.some((s) => s.type === "zone") ? buildModel(cfg, facts) : null;
     if (input.pending && !uciModel) throw new InputError("config: has no 'zone' section; nothing to preview");

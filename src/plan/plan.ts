@@ -6,8 +6,8 @@
  */
 
 import type { Change } from "../diff/diff.ts";
-import type { NatModel, NatRule } from "../firewall/types.ts";
-import type { Policy } from "./policy.ts";
+import type { NatModel, NatRule } from "../model/nat.ts";
+import type { Policy } from "../config/policy.ts";
 import {
   asFlowMatch, disjoint, familyOf, type Match, ports, ruleMatch, Scopes, targetPrefixes, tidyMatch, Unbounded,
 } from "./scope.ts";

@@ -8,7 +8,8 @@
  * the reply source. Anything that cannot be bounded throws Unbounded.
  */
 
-import type { AddrMatch, NatModel, NatRule, NetworkModel, PortMatch, ZoneModel } from "../firewall/types.ts";
+import { type NatModel, type NatRule, type NetworkModel, routerAddresses, type ZoneModel } from "../model/nat.ts";
+import type { AddrMatch, PortMatch } from "../net/match.ts";
 import { formatPrefix, parseIp, parsePrefix, type Prefix, prefixCovers, rangeToPrefixes } from "../net/ip.ts";
 import { ANY_ADDR, ANY_PORT, type FlowMatch, PORT_PROTOS, protoNumber } from "./selector.ts";
 
@@ -31,12 +32,12 @@ export function targetPrefixes(to: string): string[] {
 }
 
 /** The part of an address set in one family. */
-export function only(m: AddrMatch, fam: 4 | 6): AddrMatch {
+function only(m: AddrMatch, fam: 4 | 6): AddrMatch {
   return { pos: m.pos.filter((p) => familyOf(p) === fam), neg: m.neg.filter((p) => familyOf(p) === fam) };
 }
 
 /** A list without repeats, in order. */
-export function uniq(list: string[]): string[] {
+function uniq(list: string[]): string[] {
   return [...new Set(list)];
 }
 
@@ -69,7 +70,7 @@ export class Scopes {
 
   /** All of the router's own addresses, on every network it has. */
   routerAddresses(): string[] {
-    return uniq([...this.networks.flatMap((n) => n.addresses), ...this.zones.flatMap((z) => z.addresses)]);
+    return routerAddresses({ zones: this.zones, networks: this.networks });
   }
 
   /** The router's addresses in one zone (where masquerading maps to). */
@@ -105,14 +106,14 @@ export class Scopes {
 }
 
 /** A prefix, parsed; Unbounded when it is none. */
-export function prefixOf(p: string): Prefix {
+function prefixOf(p: string): Prefix {
   const x = parsePrefix(p);
   if (!x) throw new Unbounded(`'${p}' is not a prefix`);
   return x;
 }
 
 /** Drops prefixes another one in the list covers. */
-export function compact(list: string[]): string[] {
+function compact(list: string[]): string[] {
   const ps = uniq(list).map((p) => [p, prefixOf(p)] as const);
   return ps.filter(([p, x]) => !ps.some(([q, y]) => q !== p && prefixCovers(y, x))).map(([p]) => p);
 }
@@ -122,7 +123,7 @@ export function compact(list: string[]): string[] {
  * negation outside the positive list; null when the set is empty (which
  * must never be read as "any").
  */
-export function tidy(m: AddrMatch): AddrMatch | null {
+function tidy(m: AddrMatch): AddrMatch | null {
   const neg = compact(m.neg).map((p) => [p, prefixOf(p)] as const);
   if (!m.pos.length) return { pos: [], neg: neg.map(([p]) => p) };
   const pos = compact(m.pos).filter((p) => !neg.some(([, n]) => prefixCovers(n, prefixOf(p))));
@@ -132,7 +133,7 @@ export function tidy(m: AddrMatch): AddrMatch | null {
 }
 
 /** Whether two address sets surely share no address (both list prefixes, none overlapping). */
-export function disjointAddrs(a: AddrMatch, b: AddrMatch): boolean {
+function disjointAddrs(a: AddrMatch, b: AddrMatch): boolean {
   if (!a.pos.length || !b.pos.length) return false;
   return !a.pos.some((p) => b.pos.some((q) => prefixCovers(prefixOf(p), prefixOf(q)) || prefixCovers(prefixOf(q), prefixOf(p))));
 }
@@ -155,7 +156,7 @@ export function tidyMatch<T extends FlowMatch>(m: T): T | null {
 }
 
 /** A rule's addresses within its zone's scope. */
-export function merge(rule: AddrMatch, scope: AddrMatch): AddrMatch {
+function merge(rule: AddrMatch, scope: AddrMatch): AddrMatch {
   // explicit addresses in the rule are what fw4 matches; the zone scope
   // then only removes addresses that cannot be the zone's
   return rule.pos.length
@@ -164,7 +165,7 @@ export function merge(rule: AddrMatch, scope: AddrMatch): AddrMatch {
 }
 
 /** An address as a host prefix. */
-export function hostOf(addr: string): string {
+function hostOf(addr: string): string {
   const p = parsePrefix(addr);
   if (!p) throw new Unbounded(`'${addr}' is not an address`);
   return `${addr}/${p.bits}`;

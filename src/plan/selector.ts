@@ -1,4 +1,4 @@
-/** Selectors: sets of conntrack entries named by the fields the kernel keeps (DESIGN §6). */
+/** Selectors: sets of conntrack entries named by the fields the kernel keeps (docs/architecture.md, "Selectors"). */
 
 import { type AddrMatch, addrMatchText, type PortMatch, portMatchText } from "../net/match.ts";
 
@@ -45,7 +45,7 @@ export const ANY_ADDR: AddrMatch = { pos: [], neg: [] };
 export const ANY_PORT: PortMatch = { pos: [], neg: [] };
 
 /** IP protocol numbers of the names fw4 passes to nft. */
-export const PROTO_NUMBERS: Record<string, number> = {
+const PROTO_NUMBERS: Record<string, number> = {
   icmp: 1, igmp: 2, tcp: 6, udp: 17, gre: 47, esp: 50, ah: 51, "ipv6-icmp": 58, sctp: 132,
   dccp: 33, udplite: 136, ipip: 4, ipv6: 41, ospf: 89, pim: 103, vrrp: 112, l2tp: 115,
 };
@@ -67,7 +67,7 @@ export function protoName(n: number): string {
 
 
 /** One line of text for the conditions of a match. */
-export function describeMatch(s: FlowMatch): string {
+function describeMatch(s: FlowMatch): string {
   const parts = [`ipv${s.family}`, s.proto === null ? "any" : protoName(s.proto)];
   const field = (name: string, text: string) => {
     if (text) parts.push(`${name} ${text}`);

@@ -56,7 +56,7 @@ function devices(m: DeviceMatch, name: string): boolean {
 }
 
 /** Whether a packet passes a rule's matches (`oif` is "" before routing). */
-export function termsMatch(t: Terms, p: Packet, oif: string): boolean {
+function termsMatch(t: Terms, p: Packet, oif: string): boolean {
   if (t.unbounded) throw new EvaluateError(`cannot evaluate a rule that ${t.unbounded}`);
   if (t.never) return false;
   if (t.family && t.family !== p.family) return false;

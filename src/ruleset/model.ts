@@ -8,7 +8,7 @@
  * and own comment or handle.
  */
 
-import type { NatAction, NatModel, NatRule, NetworkModel, SectionKind, SectionModel, ZoneModel } from "../firewall/types.ts";
+import type { NatAction, NatModel, NatRule, NetworkModel, SectionKind, SectionModel, ZoneModel } from "../model/nat.ts";
 import { describeRule } from "../firewall/rule.ts";
 import { PORT_PROTOS, protoName } from "../plan/selector.ts";
 import type { DeviceFacts, Topology } from "./devices.ts";

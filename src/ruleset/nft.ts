@@ -56,6 +56,11 @@ export interface NftRuleset {
   sets: NftSet[];
 }
 
+/** A JSON value in words: a string as it is, anything else as JSON. */
+export function jsonText(v: Json | undefined): string {
+  return typeof v === "string" ? v : JSON.stringify(v) ?? "undefined";
+}
+
 /** Whether a JSON value is an object (not null, not an array). */
 export function isObject(v: Json | undefined): v is JsonObject {
   return typeof v === "object" && v !== null && !Array.isArray(v);

@@ -11,7 +11,7 @@
 import { type AddrMatch, intersectAddrs, intersectPorts, type PortMatch, type PortRange } from "../net/match.ts";
 import { formatPrefix, parseIp, prefix, rangeToPrefixes } from "../net/ip.ts";
 import { PORT_PROTOS, protoNumber } from "../plan/selector.ts";
-import { isObject, type Json, type JsonObject, type NftSet } from "./nft.ts";
+import { isObject, type Json, type JsonObject, jsonText, type NftSet } from "./nft.ts";
 
 /** Interface names a rule matches: any of `pos` (null = any), none of `neg`. */
 export interface DeviceMatch {
@@ -169,24 +169,24 @@ const PORT_PAYLOADS = ["tcp", "udp", "sctp", "dccp", "udplite", "th"];
 function addMatch(t: Terms, m: JsonObject, sets: SetLookup): Terms {
   const op = m.op;
   const left = m.left;
-  const right = m.right as Json;
+  const right = m.right;
   const neg = op === "!=";
   const add = (u: Partial<Terms>) => combineTerms(t, { ...anyTerms(), ...u });
   if (isObject(left) && isObject(left.ct) && left.ct.key === "status" && right === "dnat" && (op === "in" || op === "!")) {
     // a flag test (nft's `ct status dnat`, `ct status & dnat == 0`); `==`/`!=` compare the whole status
     return add({ dnat: op === "in" });
   }
-  if (op !== "==" && op !== "!=" && op !== "in") throw new Unbounded(`uses the operator '${String(op)}'`);
+  if (op !== "==" && op !== "!=" && op !== "in") throw new Unbounded(`uses the operator '${jsonText(op)}'`);
   if (isObject(left) && isObject(left.meta)) {
     const key = left.meta.key;
-    const els = () => elements(right, sets, `meta ${String(key)}`);
+    const els = () => elements(right, sets, `meta ${jsonText(key)}`);
     switch (key) {
       case "nfproto": {
         const fams = els().map((v) => (v === "ipv4" ? 4 : v === "ipv6" ? 6 : 0));
         if (fams.some((f) => f === 0)) throw new Unbounded(`matches nfproto ${JSON.stringify(right)}`);
         const uniq = [...new Set(fams)];
         if (neg) return uniq.length === 2 ? { ...t, never: true } : add({ family: uniq[0] === 4 ? 6 : 4 });
-        return uniq.length === 2 ? t : add({ family: uniq[0] as 4 | 6 });
+        return uniq.length === 2 ? t : add({ family: uniq[0] });
       }
       case "l4proto": {
         const ps = els().map((v) => protoOf(v, "meta l4proto"));
@@ -203,13 +203,13 @@ function addMatch(t: Terms, m: JsonObject, sets: SetLookup): Terms {
         return add(key === "iifname" ? { iif: d } : { oif: d });
       }
       default:
-        throw new Unbounded(`matches meta ${String(key)}`);
+        throw new Unbounded(`matches meta ${jsonText(key)}`);
     }
   }
   if (isObject(left) && isObject(left.payload)) {
     const proto = left.payload.protocol;
     const field = left.payload.field;
-    const what = `${String(proto)} ${String(field)}`;
+    const what = `${jsonText(proto)} ${jsonText(field)}`;
     if ((proto === "ip" || proto === "ip6") && (field === "saddr" || field === "daddr")) {
       const fam = proto === "ip" ? 4 : 6;
       const list = elements(right, sets, what).flatMap((v) => addrElement(v, what));

@@ -35,7 +35,7 @@ function setLookup(sets: readonly NftSet[], family: string, table: string): (nam
 }
 
 /** The table family's address family (`inet` and others: both). */
-export function tableFamily(family: string): 0 | 4 | 6 {
+function tableFamily(family: string): 0 | 4 | 6 {
   return family === "ip" ? 4 : family === "ip6" ? 6 : 0;
 }
 

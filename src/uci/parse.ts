@@ -36,7 +36,7 @@ function isAlnum(c: number): boolean {
  * libuci `uci_validate_str`: names allow `[A-Za-z0-9_]` (and `-` for
  * packages); types allow any printable ASCII except space.
  */
-export function validateStr(s: string, name: boolean, pkg: boolean): boolean {
+function validateStr(s: string, name: boolean, pkg: boolean): boolean {
   if (s.length === 0) return false;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
@@ -86,8 +86,10 @@ export function anonymousName(nSection: number, type: string): string {
 }
 
 /** Thrown inside the parser; carries a libuci reason. */
-class Abort {
-  constructor(readonly reason: string) {}
+class Abort extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+  }
 }
 
 class Parser {

@@ -20,7 +20,7 @@ function escape(v: string): string {
  * The names `uci show` gives sections: `@type[N]` for anonymous sections
  * (N counts every section of that type, named ones too), or the name.
  */
-export function sectionRefs(pkg: UciPackage, extended: boolean): string[] {
+function sectionRefs(pkg: UciPackage, extended: boolean): string[] {
   const counters = new Map<string, number>();
   return pkg.sections.map((s) => {
     const idx = counters.get(s.type) ?? 0;

@@ -36,15 +36,3 @@ export class UciParseError extends Error {
     this.byte = byte;
   }
 }
-
-/** Returns the option's value as a list (a string option is a one-item list). */
-export function optionValues(o: UciOption | undefined): string[] {
-  if (!o) return [];
-  return typeof o.value === "string" ? [o.value] : o.value;
-}
-
-/** Finds an option of a section by name. */
-export function findOption(s: UciSection, name: string): UciOption | undefined {
-  for (const o of s.options) if (o.name === name) return o;
-  return undefined;
-}

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { type Availability, availability, pickBackend } from "../../src/backend/detect.ts";
 import type { Host } from "../../src/host/host.ts";
-import type { BackendChoice } from "../../src/plan/policy.ts";
-import { utf8Encode } from "../../src/uci/bytes.ts";
+import type { BackendChoice } from "../../src/config/policy.ts";
+import { utf8Encode } from "../../src/base/utf8.ts";
 
 const av = (kmod: boolean, conntrack: boolean, procfs: boolean): Availability => ({
   kmod: { ok: kmod, why: kmod ? "K" : "no K" },

@@ -50,7 +50,7 @@ describe("kmod status", () => {
       "killed 2", "held_drops 3", "bad_commands 0", "",
     ].join("\n"));
     expect(s).toEqual({
-      version: 1, timestamps: true, armed: 1, scopes: ["family=ipv4 proto=17 dport=5060"],
+      version: 1, armed: 1, scopes: ["family=ipv4 proto=17 dport=5060"],
       counters: { holds: 0, checked: 118, renewed: 1, renew_failed: 0, killed: 2, held_drops: 3, bad_commands: 0 },
     });
     expect(parseStatus("something else")).toBeNull();

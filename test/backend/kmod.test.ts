@@ -1,18 +1,23 @@
 /**
  * The kmod backend against a fake /proc/net/natnow that records writes and
- * answers in PROTOCOL.md's status format. The real module is driven by the
+ * answers in docs/kmod-protocol.md's status format. The real module is driven by the
  * same code in test/kmod (qemu).
  */
 import { describe, expect, it } from "vitest";
 import { applyKmod } from "../../src/backend/kmod.ts";
 import type { Host } from "../../src/host/host.ts";
-import { utf8Encode } from "../../src/uci/bytes.ts";
+import { utf8Encode } from "../../src/base/utf8.ts";
 import { configText, planOf } from "../helpers/plan.ts";
 
-function fakeModule(opts: { timestamps?: boolean; refuse?: string; loaded?: boolean } = {}) {
-  const state = { writes: [] as string[], killed: 0 };
+/**
+ * FAKE natnow.ko: status as natnow_ctl.c prints it; `kills[i]` entries are
+ * destroyed by the i-th kill write (the module's own count, which the
+ * backend must report rather than derive from its writes).
+ */
+function fakeModule(opts: { kills?: number[]; refuse?: string; loaded?: boolean } = {}) {
+  const state = { writes: [] as string[], killed: 0, nkill: 0 };
   const status = () =>
-    `natnow 1\ntimestamps ${opts.timestamps === false ? "off" : "on"}\narmed 0\nholds 0\nchecked 0\nrenewed 0\n` +
+    `natnow 1\ntimestamps off\narmed 0\nstale 0\nholds 0\nchecked 0\nrenewed 0\n` +
     `renew_failed 0\nkilled ${state.killed}\nheld_drops 0\nbad_commands 0\n`;
   const host = {
     readFile: (p: string) => (p === "/proc/net/natnow" && opts.loaded !== false ? utf8Encode(status()) : null),
@@ -20,7 +25,7 @@ function fakeModule(opts: { timestamps?: boolean; refuse?: string; loaded?: bool
       for (const c of chunks) {
         if (opts.refuse && c.startsWith(opts.refuse)) return "'/proc/net/natnow': EINVAL";
         state.writes.push(c);
-        if (c.startsWith("kill")) state.killed += 2;
+        if (c.startsWith("kill")) state.killed += opts.kills?.[state.nkill++] ?? 0;
       }
       return null;
     },
@@ -33,13 +38,13 @@ const added = () => planOf(configText("fw4:a"), configText("fw4:b")).plan.select
 
 describe("kmod backend", () => {
   it("writes one kill per revoke selector and reports the module's count", () => {
-    const m = fakeModule();
+    const m = fakeModule({ kills: [4, 0, 1] });
     const r = applyKmod(m.host, removed(), { ttl: 0 });
     expect(m.state.writes.length).toBe(3);
     expect(m.state.writes.every((w) => w.startsWith("kill family=ipv4 proto=17 ") && w.endsWith("\n"))).toBe(true);
-    expect([r.revoked, r.armed, r.errors]).toEqual([6, 0, []]);
+    expect([r.revoked, r.armed, r.errors]).toEqual([5, 0, []]);
     // one change: the run's kills are its kills
-    expect(r.byChange).toEqual([{ change: "redirect 'SIP' removed", renewed: 0, revoked: 6, armed: 0 }]);
+    expect(r.byChange).toEqual([{ change: "redirect 'SIP' removed", renewed: 0, revoked: 5, armed: 0 }]);
   });
   it("arms the renew scopes in one write, with the policy's TTL", () => {
     const m = fakeModule();

@@ -6,12 +6,11 @@
  * the file shows and applies exactly that.
  */
 import { describe, expect, it } from "vitest";
-import { addressWrite, applyProcfs, killedBy, reduce } from "../../src/backend/procfs.ts";
-import { parseTable } from "../../src/conntrack/parse.ts";
+import { addressWrite, applyProcfs, reduce } from "../../src/backend/procfs.ts";
 import type { Host } from "../../src/host/host.ts";
 import { parseIp } from "../../src/net/ip.ts";
 import type { Selector } from "../../src/plan/selector.ts";
-import { utf8Decode, utf8Encode } from "../../src/uci/bytes.ts";
+import { utf8Decode, utf8Encode } from "../../src/base/utf8.ts";
 import { planOf, configText } from "../helpers/plan.ts";
 
 const PATH = "/proc/net/nf_conntrack";
@@ -39,9 +38,14 @@ class FakePatchedProcfs {
           }
           const a = parseIp(req);
           if (!a) return `'${p}': EINVAL`;
+          // kill_matching(): every entry of the family with the address as
+          // source or destination of either tuple (read off the line's own
+          // src=/dst= words, not through the backend's killedBy)
+          const family = a.length === 4 ? "ipv4" : "ipv6";
           this.lines = this.lines.filter((l) => {
-            const f = parseTable(l).flows[0];
-            return f.family !== (a.length === 4 ? 4 : 6) || !killedBy(a, f);
+            const words = l.trim().split(/\s+/);
+            const addrs = words.filter((w) => /^(src|dst)=/.test(w)).map((w) => parseIp(w.slice(4)));
+            return words[0] !== family || !addrs.some((x) => x !== null && x.length === a.length && x.every((b, i) => b === a[i]));
           });
         }
         return null;
@@ -57,6 +61,8 @@ const line = (src: string, dst: string, sport: number, dport: number, rsrc: stri
 // example b → a: redirect 'SIP' (wan 5060 → 198.18.1.20) removed
 const SIP_FLOW = line("198.19.100.1", "198.19.100.2", 4000, 5060, "198.18.1.20", "198.19.100.1");
 const OLD_HOST_OWN = line("198.18.1.20", "198.19.100.7", 5000, 443, "198.19.100.7", "198.19.100.2"); // collateral
+// another forward to the same host: the address is only in its reply tuple (collateral)
+const OTHER_FORWARD = line("198.19.100.9", "198.19.100.2", 6000, 8080, "198.18.1.20", "198.19.100.9");
 const BYSTANDER = line("198.18.1.30", "198.19.100.7", 5001, 443, "198.19.100.7", "198.19.100.2");
 const ROUTER = ["198.18.1.1/32", "198.19.100.2/32"];
 
@@ -97,12 +103,12 @@ describe("procfs backend on the fake patched file", () => {
   });
 
   it("with consent: writes the address once, counts the collateral, never flushes", () => {
-    const fake = new FakePatchedProcfs([SIP_FLOW, OLD_HOST_OWN, BYSTANDER]);
+    const fake = new FakePatchedProcfs([SIP_FLOW, OLD_HOST_OWN, OTHER_FORWARD, BYSTANDER]);
     const r = applyProcfs(fake.host(), revokes(), { collateral: true, routerAddresses: ROUTER });
     expect(fake.writes).toEqual(["198.18.1.20\n"]);
     expect(fake.flushed).toBe(false);
     expect(fake.lines).toEqual([BYSTANDER]);
-    expect([r.matched, r.revoked, r.collateral, r.errors]).toEqual([1, 1, 1, []]);
+    expect([r.matched, r.revoked, r.collateral, r.errors]).toEqual([1, 1, 2, []]);
     expect(r.byChange).toEqual([{ change: revokes()[0].reason, renewed: 0, revoked: 1, armed: 0 }]);
   });
 

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { run } from "../../src/cli/run.ts";
 import type { Host } from "../../src/host/host.ts";
 import { createNodeHost } from "../../src/host/node.ts";
-import { utf8Decode } from "../../src/uci/bytes.ts";
+import { utf8Decode } from "../../src/base/utf8.ts";
 
 let dir: string;
 beforeEach(() => {

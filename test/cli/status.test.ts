@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { changeCounts, formatRun } from "../../src/cli/status.ts";
-import type { RunRecord } from "../../src/daemon/state.ts";
+import type { RunRecord } from "../../src/apply/state.ts";
 import { fixturePath } from "../helpers/fixtures.ts";
 
 describe("changeCounts", () => {

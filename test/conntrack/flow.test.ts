@@ -13,8 +13,8 @@ function flow(o: string, r: string, extra: Partial<Flow> = {}): Flow {
     return { src: parseIp(sa)!, dst: parseIp(da)!, sport: sp ? Number(sp) : null, dport: dp ? Number(dp) : null };
   };
   return {
-    family: o.includes(":") ? 6 : 4, proto: 17, orig: t(o), reply: t(r), replied: false, assured: false,
-    dnat: false, snat: false, mark: 0, zone: 0, timeout: 30, id: null, ...extra,
+    family: o.includes(":") ? 6 : 4, proto: 17, orig: t(o), reply: t(r), replied: false,
+    dnat: false, snat: false, zone: 0, id: null, ...extra,
   };
 }
 

@@ -174,7 +174,10 @@ describe("the init script (with FAKE rc.common, functions.sh and procd functions
       "procd_set_param() { echo \"param $*\"; [ \"$1\" = pidfile ] && pidfile=$2; }",
       "procd_close_instance() { case \" $made \" in *\" ${pidfile%/*} \"*) echo close ;; *) echo \"procd: failed to open pidfile for writing: $pidfile\" ;; esac; }",
       "procd_add_reload_trigger() { echo \"trigger $*\"; }",
-      "start() { echo start; }",
+      // rc.common's start under USE_PROCD: rc_procd start_service, between
+      // procd_open_service and procd_close_service (procd then replaces the
+      // service's instances with the ones declared: none stops the daemon)
+      "start() { echo open_service; start_service \"$@\"; echo close_service; }",
       "config_load() { CONFIG_PKG=$1; }",
       "config_get_bool() {",
       "  _v=$(uci -q get \"$CONFIG_PKG.$2.$3\") || _v=$4",
@@ -210,8 +213,12 @@ describe("the init script (with FAKE rc.common, functions.sh and procd functions
       expect(initScript(conf, "start_service")).toBe(want);
     });
   }
-  it("reloads on firewall and natnow changes, and a reload starts again (procd restarts what changed)", () => {
-    expect(initScript(section("1"), "service_triggers\nreload_service")).toBe("trigger firewall natnow\nstart\n");
+  it("asks procd for a reload on firewall and natnow config changes", () => {
+    expect(initScript(section("1"), "service_triggers")).toBe("trigger firewall natnow\n");
+  });
+  it("a reload declares the instance again from the config: switched off, none (procd stops the daemon)", () => {
+    expect(initScript(section("1"), "reload_service")).toBe(`open_service\n${started}close_service\n`);
+    expect(initScript(section("0"), "reload_service")).toBe("open_service\nclose_service\n");
   });
 });
 

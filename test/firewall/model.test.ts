@@ -2,8 +2,8 @@ import { describe, expect, it } from "vitest";
 import { buildModel } from "../../src/firewall/model.ts";
 import { parseFw4State, parseInterfaceDump } from "../../src/firewall/facts.ts";
 import { parseUci } from "../../src/uci/parse.ts";
-import { utf8Encode } from "../../src/uci/bytes.ts";
-import type { NatModel } from "../../src/firewall/types.ts";
+import { utf8Encode } from "../../src/base/utf8.ts";
+import type { NatModel } from "../../src/model/nat.ts";
 import { fixtureBytes, fixtureText } from "../helpers/fixtures.ts";
 import { natChains, renderRule } from "../helpers/nft.ts";
 
@@ -140,10 +140,10 @@ describe("model details", () => {
   });
   it("network names as addresses, IPv6-only redirects, several masq zones", () => {
     const facts = parseFw4State(fixtureText("fw4-examples", "a", "fw4.state"));
-    facts.networks.guest = { up: true, device: "br-guest", physdev: "br-guest", zone: null, defaultRoute: false, addrs: [
+    facts.networks.guest = { device: "br-guest", zone: null, defaultRoute: false, addrs: [
       { kind: "prefix", family: 4, addr: [198, 18, 2, 1], bits: 24 },
     ] };
-    facts.networks.wwan = { up: true, device: "wlan1", physdev: "wlan1", zone: null, defaultRoute: true, addrs: [
+    facts.networks.wwan = { device: "wlan1", zone: null, defaultRoute: true, addrs: [
       { kind: "prefix", family: 4, addr: [198, 19, 101, 2], bits: 24 },
     ] };
     const m = buildModel(parseUci(fixtureBytes("configs", "11-multiwan", "firewall"), "firewall"), facts);

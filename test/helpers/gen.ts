@@ -93,12 +93,9 @@ export const flowArb: fc.Arbitrary<Flow> = fc.record({
     orig: { src: s, dst: d, sport: ports ? r.p[0] : null, dport: ports ? r.p[1] : null },
     reply: { src: r.dnat ? rs : d, dst: r.snat ? rd : s, sport: ports ? (r.dnat ? r.p[2] : r.p[1]) : null, dport: ports ? (r.snat ? r.p[3] : r.p[0]) : null },
     replied: r.replied,
-    assured: r.replied,
     dnat: r.dnat,
     snat: r.snat,
-    mark: 0,
     zone: 0,
-    timeout: 30,
     id: null,
   };
 });

@@ -3,7 +3,8 @@
  * (redirect.uc, zone-masq.uc) write them, and reads the nat chains out of a
  * ruleset fw4 printed, so the model can be checked against real fw4 output.
  */
-import type { AddrMatch, NatRule, PortMatch } from "../../src/firewall/types.ts";
+import type { NatRule } from "../../src/model/nat.ts";
+import type { AddrMatch, PortMatch } from "../../src/net/match.ts";
 
 function set(v: string[]): string {
   return v.length === 1 ? v[0] : `{ ${v.join(", ")} }`;

@@ -1,6 +1,6 @@
 /** Test helpers: plans from fixture configs with the shared fw4 example facts. */
 import { computePlan, type PlanResult } from "../../src/plan/compute.ts";
-import { utf8Encode } from "../../src/uci/bytes.ts";
+import { utf8Encode } from "../../src/base/utf8.ts";
 import { fixtureText } from "./fixtures.ts";
 
 /** A config fixture's text: `fw4:b` (shared example) or `NN-name` (test/fixtures/configs). */

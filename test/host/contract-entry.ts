@@ -1,6 +1,6 @@
 /** Bundled and run inside the QuickJS engine: the contract against the QuickJS host. */
 import { createQjsHost } from "../../src/host/qjs.ts";
-import { utf8Encode } from "../../src/uci/bytes.ts";
+import { utf8Encode } from "../../src/base/utf8.ts";
 import { runContract } from "./contract.ts";
 
 const host = createQjsHost();

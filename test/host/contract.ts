@@ -4,7 +4,7 @@
  * engine (contract-entry.ts).
  */
 import type { Host } from "../../src/host/host.ts";
-import { utf8Decode, utf8Encode } from "../../src/uci/bytes.ts";
+import { utf8Decode, utf8Encode } from "../../src/base/utf8.ts";
 
 /** One contract case: what it does, and what it must return. */
 export interface ContractCase {

@@ -5,10 +5,10 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { emptyResult } from "../../src/backend/result.ts";
 import { run } from "../../src/cli/run.ts";
-import { formatRuns } from "../../src/daemon/state.ts";
+import { formatRuns } from "../../src/apply/state.ts";
 import type { Host } from "../../src/host/host.ts";
 import { createNodeHost } from "../../src/host/node.ts";
-import { utf8Decode } from "../../src/uci/bytes.ts";
+import { utf8Decode } from "../../src/base/utf8.ts";
 import { fixturePath } from "../helpers/fixtures.ts";
 
 const reply = (n: string) => JSON.parse(readFileSync(fixturePath("luci", `${n}.json`), "utf8"));

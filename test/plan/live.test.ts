@@ -7,7 +7,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { computeLivePlan, type LiveInput } from "../../src/plan/live.ts";
-import { utf8Encode } from "../../src/uci/bytes.ts";
+import { utf8Encode } from "../../src/base/utf8.ts";
 import { fixtureText } from "../helpers/fixtures.ts";
 
 const dump = fixtureText("fw4-examples", "a", "interfaces.json");

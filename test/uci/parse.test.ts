@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { anonymousName, djbHash, parseUci, validateName, validatePackage, validateType } from "../../src/uci/parse.ts";
 import { showPackage, exportPackage } from "../../src/uci/print.ts";
-import { utf8Encode } from "../../src/uci/bytes.ts";
+import { utf8Encode } from "../../src/base/utf8.ts";
 import { UciParseError } from "../../src/uci/types.ts";
 import { uciCases } from "./cases.ts";
 import { fixturePath } from "../helpers/fixtures.ts";

@@ -1,7 +1,8 @@
 /** natnow's policy, from `/etc/config/natnow` (section `natnow 'main'`). */
 
 import { binaryToText } from "../uci/bytes.ts";
-import type { UciPackage } from "../uci/types.ts";
+import { parseUci } from "../uci/parse.ts";
+import { type UciPackage, UciParseError } from "../uci/types.ts";
 import { parseBool } from "../firewall/values.ts";
 
 /** Which reset mechanism to use. */
@@ -48,7 +49,7 @@ export interface PolicyResult {
  * Reads the policy from a parsed `natnow` package. A bad value is reported
  * and replaced by its default: it never makes a plan wider.
  */
-export function parsePolicy(pkg: UciPackage | null): PolicyResult {
+function parsePolicy(pkg: UciPackage | null): PolicyResult {
   const policy: Policy = { ...DEFAULT_POLICY, exclude: [] };
   const warnings: string[] = [];
   const s = pkg?.sections.find((x) => x.type === "natnow" && x.name === "main") ??
@@ -108,4 +109,25 @@ export function parsePolicy(pkg: UciPackage | null): PolicyResult {
     }
   }
   return { policy, warnings };
+}
+
+/** A policy read from the file's bytes; `error` when the file does not parse (the policy is then the defaults). */
+export interface PolicyRead extends PolicyResult {
+  error: string | null;
+}
+
+/**
+ * Reads the policy file's bytes (null: no file). Each caller decides what a
+ * file that does not parse means: the planner refuses to plan, the daemon
+ * and `status` use the defaults and say so.
+ */
+export function readPolicy(bytes: Uint8Array | null): PolicyRead {
+  let pkg: UciPackage | null = null;
+  try {
+    pkg = bytes === null ? null : parseUci(bytes, "natnow");
+  } catch (e) {
+    if (!(e instanceof UciParseError)) throw e;
+    return { ...parsePolicy(null), error: e.message };
+  }
+  return { ...parsePolicy(pkg), error: null };
 }

@@ -9,20 +9,14 @@ import { availability, pickBackend } from "../backend/detect.ts";
 import type { BackendResult } from "../backend/result.ts";
 import type { Host } from "../host/host.ts";
 import { computeLivePlan } from "../plan/live.ts";
-import type { BackendChoice } from "../plan/policy.ts";
+import type { BackendChoice } from "../config/policy.ts";
 import { describeSelector } from "../plan/selector.ts";
-import { utf8Decode, utf8Encode } from "../uci/bytes.ts";
+import { utf8Decode, utf8Encode } from "../base/utf8.ts";
 import type { Snapshot } from "./snapshot.ts";
-import { addRun, formatRuns, parseRuns, type RunCounts, type RunRecord, STATE_FILES } from "./state.ts";
-
-/** Exit status when the backend reported errors or failed deletes. */
-export const EXIT_PARTIAL = 1;
-
-/** Exit status for invalid input. */
-export const EXIT_INVALID = 2;
-
-/** Exit status when no backend can run (sysexits EX_UNAVAILABLE). */
-export const EXIT_UNAVAILABLE = 69;
+import { addRun, formatRuns, parseRuns, type RunRecord, STATE_FILES } from "./state.ts";
+import { EXIT_INVALID, EXIT_PARTIAL, EXIT_UNAVAILABLE } from "../base/exit.ts";
+import { formatCounts } from "./report.ts";
+import { routerAddresses } from "../model/nat.ts";
 
 /** What to run. */
 export interface RunRequest {
@@ -62,16 +56,8 @@ export interface RunOutcome {
   stateErrors: string[];
 }
 
-/** The counts of a result, in words (for apply's report and status's runs alike). */
-export function formatCounts(r: RunCounts): string {
-  const parts = [`matched ${r.matched}`, `renewed ${r.renewed}`, `revoked ${r.revoked}`, `gone ${r.gone}`, `failed ${r.failed}`];
-  if (r.backend === "kmod") parts.push(`armed ${r.armed}`);
-  if (r.collateral || r.backend === "procfs") parts.push(`collateral ${r.collateral}`);
-  return parts.join(", ");
-}
-
 /** The nat part of the ruleset natnow last applied (`nft -j` text), or null. */
-export function appliedRuleset(host: Host, stateDir: string): string | null {
+function appliedRuleset(host: Host, stateDir: string): string | null {
   const b = host.readFile(`${stateDir}/${STATE_FILES.applied}`);
   return b === null ? null : utf8Decode(b);
 }
@@ -158,9 +144,8 @@ export function runOnce(host: Host, req: RunRequest): RunOutcome {
     run.errors.push(detection.reason);
     code = EXIT_UNAVAILABLE;
   } else {
-    const routerAddresses = [...model.networks.flatMap((n) => n.addresses), ...model.zones.flatMap((z) => z.addresses)];
     result = applyWith(host, detection.backend, plan.selectors, {
-      policy, routerAddresses, dryRun, ruleset: req.snapshot.live ? req.snapshot.input.ruleset : undefined,
+      policy, routerAddresses: routerAddresses(model), dryRun, ruleset: req.snapshot.live ? req.snapshot.input.ruleset : undefined,
     });
     lines.push(`${dryRun ? "would reset: " : ""}${formatCounts(result)} in ${Math.round(host.now() - started)} ms`);
     for (const c of dryRun ? result.commands : []) lines.push(`  ${c}`);

@@ -1,9 +1,6 @@
-/** The NAT part of a firewall4 configuration, resolved against runtime facts. */
+/** The NAT model: what a firewall4 configuration (firewall/) or the kernel's ruleset (ruleset/) says NAT does, resolved against runtime facts. */
 
 import type { AddrMatch, PortMatch, PortRange } from "../net/match.ts";
-
-/** The address and port matches, from the shared vocabulary (net/match.ts). */
-export type { AddrMatch, PortMatch };
 
 /** What a NAT rule does: fw4's redirect/nat targets and zone masquerading. */
 export type NatAction = "dnat" | "redirect" | "snat" | "masquerade" | "accept";
@@ -113,4 +110,9 @@ export interface NatModel {
   skipped: SkippedSection[];
   /** fw4's warnings, in fw4's words (`Section @redirect[0] (SIP) ...`). */
   warnings: string[];
+}
+
+/** All of the router's own addresses, on every network and zone it has, each once. */
+export function routerAddresses(m: Pick<NatModel, "zones" | "networks">): string[] {
+  return [...new Set([...m.networks.flatMap((n) => n.addresses), ...m.zones.flatMap((z) => z.addresses)])];
 }

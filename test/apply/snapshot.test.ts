@@ -1,8 +1,8 @@
 /** The snapshot's switch and reasons (src/daemon/snapshot.ts), with a FAKE host whose tools answer as the real ones do. */
 import { describe, expect, it } from "vitest";
-import { switchState, takeSnapshot } from "../../src/daemon/snapshot.ts";
+import { switchState, takeSnapshot } from "../../src/apply/snapshot.ts";
 import type { ExecResult, Host } from "../../src/host/host.ts";
-import { utf8Encode } from "../../src/uci/bytes.ts";
+import { utf8Encode } from "../../src/base/utf8.ts";
 
 const inc = (opts: string, name = " 'natnow'") => `config defaults\n\toption input 'ACCEPT'\n\nconfig include${name}\n${opts}`;
 

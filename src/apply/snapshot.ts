@@ -12,7 +12,8 @@ import type { ExecResult, Host } from "../host/host.ts";
 import type { LiveInput } from "../plan/live.ts";
 import { parseBool } from "../firewall/values.ts";
 import { parseUci } from "../uci/parse.ts";
-import { utf8Decode, utf8Encode } from "../uci/bytes.ts";
+import { utf8Decode, utf8Encode } from "../base/utf8.ts";
+import { INCLUDE_PATH } from "../base/paths.ts";
 
 /** Where a snapshot reads from (files given on the command line win over the router's own). */
 export interface SnapshotSources {
@@ -49,9 +50,6 @@ export function failure(argv: string[], r: { status: number; stdout: string; std
   const said = (r.stderr.trim() || r.stdout.trim()).split("\n")[0];
   return `${argv.join(" ")} failed (status ${r.status})${said ? `: ${said}` : ""}`;
 }
-
-/** Where natnow's package installs the fw4 include. */
-export const INCLUDE_PATH = "/usr/share/natnow/fw4.include";
 
 /**
  * The switch, natnow's include section of the firewall config: the one

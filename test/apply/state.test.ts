@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { addRun, formatRuns, MAX_RUNS, parseRuns, type RunRecord } from "../../src/daemon/state.ts";
+import { addRun, formatRuns, MAX_RUNS, parseRuns, type RunRecord } from "../../src/apply/state.ts";
 
 const run = (time: number): RunRecord => ({
   time, trigger: "apply", ok: true, dryRun: false, backend: "conntrack", reason: "r", changes: ["redirect 'SIP' removed"],

@@ -6,9 +6,6 @@
 
 import type { BackendResult } from "../backend/result.ts";
 
-/** The state directory on the router. */
-export const STATE_DIR = "/var/run/natnow";
-
 /** File names inside the state directory: the nat part of the ruleset last applied, the runs. */
 export const STATE_FILES = {
   applied: "applied.ruleset.json",
