@@ -2,8 +2,9 @@
 /*
  * natnow - /proc/net/natnow, one per network namespace: reading shows the
  * state and counters, writing runs commands (natnow_parse.c parses them,
- * PROTOCOL.md describes them). Writing needs CAP_NET_ADMIN over the
- * namespace; a write that does not parse whole changes nothing.
+ * natnow's docs/kmod-protocol.md describes them). Writing needs
+ * CAP_NET_ADMIN over the namespace; a write that does not parse whole
+ * changes nothing.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * natnow - the parser of /proc/net/natnow's commands (PROTOCOL.md).
+ * natnow - the parser of /proc/net/natnow's commands (natnow's
+ * docs/kmod-protocol.md).
  *
  * A write holds one command per line and is parsed whole before anything
  * is done: any unknown key, bad number or overlong list fails the write
