@@ -3,18 +3,22 @@
 // package): the files and modes come from openwrt-feed/natnow/Makefile's
 // install section, the control data from its variables. An .ipk is what
 // OpenWrt's ipkg-build writes: a gzipped tar of ./debian-binary,
-// ./data.tar.gz and ./control.tar.gz. Archives are written here (ustar),
+// ./data.tar.gz and ./control.tar.gz, made with GNU tar (scripts/tar.mjs)
 // with fixed owners and times, so the same input gives the same bytes.
+//
+// OpenWrt 25.12 installs .apk packages (apk-tools 3's ADB format, which
+// Debian 12 cannot write): build those with the SDK (`make
+// package/natnow/compile`, the feed added to feeds.conf), which writes an
+// .apk or an .ipk as the release's package manager wants.
 import { readFileSync, statSync, mkdirSync, writeFileSync } from "node:fs";
-import { gzipSync } from "node:zlib";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
+import { MTIME, tarGz } from "./tar.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const pkgDir = join(root, "openwrt-feed", "natnow");
 const makefile = readFileSync(join(pkgDir, "Makefile"), "utf8");
 const outDir = process.argv[2] === "--out" ? process.argv[3] : join(root, "dist");
-const MTIME = Number(process.env.SOURCE_DATE_EPOCH ?? 1764000000);
 
 const v = (name) => {
   const m = new RegExp(`^${name}:=(.*)$`, "m").exec(makefile);
@@ -40,48 +44,6 @@ function installed() {
     files.push({ dest: m[3], mode: modes[m[1]], data: readFileSync(src) });
   }
   return files;
-}
-
-/** One ustar header. */
-function header(name, mode, size, type) {
-  const h = Buffer.alloc(512);
-  const put = (s, off, len) => h.write(s, off, Math.min(len, Buffer.byteLength(s)), "utf8");
-  const oct = (n, len) => n.toString(8).padStart(len - 1, "0") + "\0";
-  if (Buffer.byteLength(name) > 100) throw new Error(`tar: name too long: ${name}`);
-  put(name, 0, 100);
-  put(oct(mode, 8), 100, 8);
-  put(oct(0, 8), 108, 8);
-  put(oct(0, 8), 116, 8);
-  put(oct(size, 12), 124, 12);
-  put(oct(MTIME, 12), 136, 12);
-  h.fill(" ", 148, 156);
-  put(type, 156, 1);
-  put("ustar\0", 257, 6);
-  put("00", 263, 2);
-  put("root", 265, 32);
-  put("root", 297, 32);
-  let sum = 0;
-  for (const b of h) sum += b;
-  put(sum.toString(8).padStart(6, "0") + "\0 ", 148, 8);
-  return h;
-}
-
-/** A tar of entries ({ name, mode, data } files; directories are made for them), gzipped. */
-function tarGz(entries) {
-  const parts = [];
-  const dirs = new Set();
-  for (const e of entries) {
-    const segs = e.name.split("/").slice(1, -1);
-    for (let i = 1; i <= segs.length; i++) {
-      const d = `./${segs.slice(0, i).join("/")}/`;
-      if (dirs.has(d)) continue;
-      dirs.add(d);
-      parts.push(header(d, 0o755, 0, "5"));
-    }
-    parts.push(header(e.name, e.mode, e.data.length, "0"), e.data, Buffer.alloc((512 - (e.data.length % 512)) % 512));
-  }
-  parts.push(Buffer.alloc(1024));
-  return gzipSync(Buffer.concat(parts), { level: 9 });
 }
 
 const files = installed();

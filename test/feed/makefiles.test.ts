@@ -3,7 +3,9 @@
  * (25.12+) need, versions apk accepts, integer releases, licenses, and a
  * conffiles entry for every config file a package installs.
  */
-import { readdirSync, readFileSync, existsSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { repoRoot } from "../helpers/fixtures.ts";
@@ -31,6 +33,14 @@ function lintMakefile(text: string): string[] {
     if (!conffiles.has(m[1])) problems.push(`${m[1]} is installed but not in conffiles`);
   }
   if (!/\$\(eval \$\(call (BuildPackage|KernelPackage),/.test(text)) problems.push("no BuildPackage/KernelPackage call");
+  const maintainer = v("PKG_MAINTAINER");
+  if (maintainer === null || !/^[^<>]+ <[^<>@\s]+@[^<>@\s]+\.[^<>@\s]+>$/.test(maintainer)) {
+    problems.push(`PKG_MAINTAINER '${maintainer ?? ""}' is not 'Name <e-mail>'`);
+  }
+  // menuconfig shows "name... title" in 72 columns
+  for (const m of text.matchAll(/define (?:Package|KernelPackage)\/([^/\n]+)\n[\s\S]*?^ {2}TITLE:=(.*)$/gm)) {
+    if (m[1].length + 2 + m[2].length > 72) problems.push(`${m[1]}: title '${m[2]}' is wider than menuconfig's 72 columns`);
+  }
   return problems;
 }
 
@@ -41,10 +51,26 @@ describe("the feed's package Makefiles", () => {
   for (const d of makefiles) {
     it(`${d}/Makefile passes the lint`, () => expect(lintMakefile(readFileSync(join(FEED, d, "Makefile"), "utf8"))).toEqual([]));
   }
-  it("natnow is arch-independent and needs quickjs", () => {
+  it("natnow is arch-independent and needs quickjs, firewall4 and rpcd", () => {
     const t = readFileSync(join(FEED, "natnow", "Makefile"), "utf8");
     expect(t).toMatch(/^ {2}PKGARCH:=all$/m);
-    expect(t).toMatch(/^ {2}DEPENDS:=\+quickjs$/m);
+    expect(t).toMatch(/^ {2}DEPENDS:=\+quickjs \+firewall4 \+rpcd$/m);
+  });
+  it("the iptables extension builds against libxtables and the header kmod-natnow stages", () => {
+    const ext = readFileSync(join(FEED, "iptables-mod-natnow", "Makefile"), "utf8");
+    const kmod = readFileSync(join(FEED, "kmod-natnow", "Makefile"), "utf8");
+    expect(ext).toMatch(/^ {2}DEPENDS:=\+libxtables \+kmod-ipt-natnow$/m);
+    expect(ext).toMatch(/^PKG_BUILD_DEPENDS:=natnow-kmod$/m);
+    expect(kmod).toMatch(/^PKG_NAME:=natnow-kmod$/m);
+    expect(kmod).toMatch(/define Build\/InstallDev\n[\s\S]*xt_NATNOW\.h \$\(1\)\/usr\/include\/linux\/netfilter\//);
+    expect(ext).not.toMatch(/kmod-natnow\/src/);
+  });
+  it("luci-app-natnow passes the lint through LuCI's variables", () => {
+    const t = readFileSync(join(repoRoot, "luci", "luci-app-natnow", "Makefile"), "utf8");
+    const title = /^LUCI_TITLE:=(.*)$/m.exec(t)?.[1] ?? "";
+    expect("luci-app-natnow".length + 2 + title.length).toBeLessThanOrEqual(72);
+    expect(t).toMatch(/^PKG_MAINTAINER:=[^<]+ <[^>@]+@[^>]+>$/m);
+    expect(t).toMatch(/^include \.\.\/\.\.\/luci\.mk$/m);
   });
 });
 
@@ -55,6 +81,37 @@ describe("the lint finds what is wrong", () => {
     ["a release that is not an integer", good.replace("PKG_RELEASE:=1", "PKG_RELEASE:=r1"), "PKG_RELEASE 'r1' is not an integer"],
     ["a config file missing from conffiles", good.replace("/etc/config/natnow\nendef", "endef"), "/etc/config/natnow is installed but not in conffiles"],
     ["no license", good.replace(/^PKG_LICENSE:=.*\n/m, ""), "PKG_LICENSE missing"],
+    ["a maintainer without an e-mail address", good.replace(/^PKG_MAINTAINER:=.*$/m, "PKG_MAINTAINER:=natnow developers"), "PKG_MAINTAINER 'natnow developers' is not 'Name <e-mail>'"],
+    ["a title too wide for menuconfig", good.replace(/^ {2}TITLE:=.*$/m, `  TITLE:=${"x".repeat(70)}`), `natnow: title '${"x".repeat(70)}' is wider than menuconfig's 72 columns`],
   ];
   for (const [name, text, want] of cases) it(name, () => expect(lintMakefile(text)).toContain(want));
+});
+
+describe("the repository's luci.mk (what ../../luci.mk is from natnow's feed)", () => {
+  /** A buildroot's feeds/ with natnow's feed and, when `luciFeed` is given, LuCI's under that name; runs make in the app's directory. */
+  function makeIn(luciFeed: string | null): { status: number; out: string } {
+    const top = mkdtempSync(join(tmpdir(), "natnow-luci-mk-"));
+    try {
+      const app = join(top, "feeds", "natnow", "luci", "luci-app-x");
+      mkdirSync(app, { recursive: true });
+      copyFileSync(join(repoRoot, "luci.mk"), join(top, "feeds", "natnow", "luci.mk"));
+      writeFileSync(join(app, "Makefile"), "include ../../luci.mk\n");
+      if (luciFeed) {
+        mkdirSync(join(top, "feeds", luciFeed), { recursive: true });
+        writeFileSync(join(top, "feeds", luciFeed, "luci.mk"), "all:\n\t@echo LuCI luci.mk for $(notdir $(CURDIR))\n");
+      }
+      const r = spawnSync("make", ["-s", "-C", app, `TOPDIR=${top}`], { encoding: "utf8" });
+      return { status: r.status ?? -1, out: r.stdout + r.stderr };
+    } finally {
+      rmSync(top, { recursive: true, force: true });
+    }
+  }
+  it.each(["luci", "openwrt_luci"])("includes LuCI's from a feed named %s", (name) => {
+    expect(makeIn(name)).toEqual({ status: 0, out: "LuCI luci.mk for luci-app-x\n" });
+  });
+  it("says what is missing without the LuCI feed", () => {
+    const r = makeIn(null);
+    expect(r.status).not.toBe(0);
+    expect(r.out).toMatch(/no feed has LuCI's luci.mk; add openwrt\/luci to feeds.conf/);
+  });
 });

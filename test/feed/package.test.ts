@@ -30,7 +30,7 @@ describe("the natnow .ipk", () => {
   });
   it("has the control fields opkg needs", () => {
     const c = readFileSync(join(dir, "control", "control"), "utf8");
-    for (const f of ["Package: natnow", "Version: 0.1.0-1", "Depends: quickjs", "License: GPL-2.0-only", "Architecture: all", "Section: net"]) {
+    for (const f of ["Package: natnow", "Version: 0.1.0-1", "Depends: quickjs, firewall4, rpcd", "License: GPL-2.0-only", "Architecture: all", "Section: net"]) {
       expect(c).toContain(`${f}\n`);
     }
     expect(c).toMatch(/^Installed-Size: [0-9]+$/m);

@@ -46,7 +46,10 @@ if [ -f "$CHECKPATCH" ]; then
 else
   hostcheck "checkpatch.pl present (run scripts/setup.sh)" 1
 fi
-gcc -O2 -Wall -Wextra -Werror -fPIC -shared -I"$OUT/build" \
+# the extension finds the target's header where kmod-natnow's Build/InstallDev stages it
+mkdir -p "$OUT/include/linux/netfilter"
+cp "$ROOT/openwrt-feed/kmod-natnow/src/xt_NATNOW.h" "$OUT/include/linux/netfilter/"
+gcc -O2 -Wall -Wextra -Werror -fPIC -shared -I"$OUT/include" \
   -o "$OUT/build/libxt_NATNOW.so" "$ROOT/openwrt-feed/iptables-mod-natnow/src/libxt_NATNOW.c"
 gcc -O2 -Wall -Werror -o "$OUT/build/nntraffic" "$ROOT/test/kmod/nntraffic.c"
 gcc -O2 -Wall -Werror -o "$OUT/build/ctfill" "$ROOT/bench/ctfill.c"

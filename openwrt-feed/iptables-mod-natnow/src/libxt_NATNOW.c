@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <xtables.h>
 
-#include "xt_NATNOW.h"
+#include <linux/netfilter/xt_NATNOW.h>
 
 static void natnow_tg_help(void)
 {
