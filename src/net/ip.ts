@@ -118,6 +118,11 @@ export function formatIp(a: IpBytes): string {
   return out;
 }
 
+/** The family of an address or prefix written as text. */
+export function textFamily(p: string): Family {
+  return p.indexOf(":") >= 0 ? 6 : 4;
+}
+
 /** The family of an address by its length. */
 export function familyOf(a: IpBytes): Family {
   return a.length === 16 ? 6 : 4;

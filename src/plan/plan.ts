@@ -8,8 +8,9 @@
 import type { Change } from "../diff/diff.ts";
 import type { NatModel, NatRule } from "../model/nat.ts";
 import type { Policy } from "../config/policy.ts";
+import { textFamily } from "../net/ip.ts";
 import {
-  asFlowMatch, disjoint, familyOf, type Match, ports, ruleMatch, Scopes, targetPrefixes, tidyMatch, Unbounded,
+  asFlowMatch, disjoint, type Match, ports, ruleMatch, Scopes, targetPrefixes, tidyMatch, Unbounded,
 } from "./scope.ts";
 import { type Action, type FlowMatch, type Selector, selectorKey } from "./selector.ts";
 
@@ -48,7 +49,7 @@ function selector(
 
 /** Keeps only the prefixes of one family; a required list that empties means "no selector". */
 function ofFamily(list: string[], fam: 4 | 6): string[] {
-  return list.filter((x) => familyOf(x) === fam);
+  return list.filter((x) => textFamily(x) === fam);
 }
 
 /** Whether two rules translate a flow the same way (same kind, target and, where it matters, zone). */

@@ -10,16 +10,11 @@
 
 import { type NatModel, type NatRule, type NetworkModel, routerAddresses, type ZoneModel } from "../model/nat.ts";
 import type { AddrMatch, PortMatch } from "../net/match.ts";
-import { formatPrefix, parseIp, parsePrefix, type Prefix, prefixCovers, rangeToPrefixes } from "../net/ip.ts";
+import { formatPrefix, parseIp, parsePrefix, type Prefix, prefixCovers, rangeToPrefixes, textFamily } from "../net/ip.ts";
 import { ANY_ADDR, ANY_PORT, type FlowMatch, PORT_PROTOS, protoNumber } from "./selector.ts";
 
 /** A rule whose flows conntrack's fields cannot bound. */
 export class Unbounded extends Error {}
-
-/** The family of an address or prefix. */
-export function familyOf(p: string): 4 | 6 {
-  return p.indexOf(":") >= 0 ? 6 : 4;
-}
 
 /** A NAT target (an address, or an `A-B` range) as prefixes. */
 export function targetPrefixes(to: string): string[] {
@@ -33,7 +28,7 @@ export function targetPrefixes(to: string): string[] {
 
 /** The part of an address set in one family. */
 function only(m: AddrMatch, fam: 4 | 6): AddrMatch {
-  return { pos: m.pos.filter((p) => familyOf(p) === fam), neg: m.neg.filter((p) => familyOf(p) === fam) };
+  return { pos: m.pos.filter((p) => textFamily(p) === fam), neg: m.neg.filter((p) => textFamily(p) === fam) };
 }
 
 /** A list without repeats, in order. */

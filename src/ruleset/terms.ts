@@ -9,7 +9,7 @@
  */
 
 import { type AddrMatch, intersectAddrs, intersectPorts, type PortMatch, type PortRange } from "../net/match.ts";
-import { formatPrefix, parseIp, prefix, rangeToPrefixes } from "../net/ip.ts";
+import { formatPrefix, parseIp, prefix, rangeToPrefixes, textFamily } from "../net/ip.ts";
 import { PORT_PROTOS, protoNumber } from "../plan/selector.ts";
 import { isObject, type Json, type JsonObject, jsonText, type NftSet } from "./nft.ts";
 
@@ -263,7 +263,7 @@ function natStatement(kind: NatStatement["action"], o: Json): NatStatement {
     toPort = portElement(body.port, kind);
   }
   const toAddr = kind === "dnat" || kind === "snat" ? natAddr(body.addr, kind) : null;
-  const family = body.family === "ip" ? 4 : body.family === "ip6" ? 6 : toAddr ? (toAddr.indexOf(":") >= 0 ? 6 : 4) : 0;
+  const family = body.family === "ip" ? 4 : body.family === "ip6" ? 6 : toAddr ? textFamily(toAddr) : 0;
   return { action: kind, family, toAddr, toPort };
 }
 
