@@ -59,6 +59,12 @@ static int natnow_set_state(struct natnow_net *nn, bool keep, struct natnow_gen 
 		st->gen[st->ngen++] = add;
 	}
 	rcu_assign_pointer(nn->state, st);
+	if (!ndrop) {
+		/* the generations all live on in @st: only the array waits */
+		if (old)
+			kfree_rcu(old, rcu);
+		return 0;
+	}
 	synchronize_rcu();
 	kfree(old);
 	for (i = 0; i < ndrop; i++) {
