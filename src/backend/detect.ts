@@ -3,7 +3,6 @@
 import type { Host } from "../host/host.ts";
 import type { BackendChoice } from "../config/policy.ts";
 import { readKmodStatus } from "./kmod.ts";
-
 import type { BackendName } from "./result.ts";
 import { KMOD_PATH, PROCFS_PATH } from "../base/paths.ts";
 

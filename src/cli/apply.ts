@@ -3,11 +3,10 @@
 import { withLock } from "../daemon/lock.ts";
 import { runOnce } from "../apply/run.ts";
 import { takeSnapshot } from "../apply/snapshot.ts";
-
 import type { Host } from "../host/host.ts";
 import type { BackendChoice } from "../config/policy.ts";
 import { utf8Decode } from "../base/utf8.ts";
-import { parseArgs, UsageError } from "./args.ts";
+import { optionValue, parseArgs, UsageError } from "./args.ts";
 import { err, out } from "./output.ts";
 import { EXIT_INVALID, EXIT_UNAVAILABLE } from "../base/exit.ts";
 import { STATE_DIR } from "../base/paths.ts";
@@ -43,7 +42,7 @@ export function applyCommand(host: Host, argv: string[]): number {
   if (choiceOpt !== undefined && CHOICES.indexOf(choiceOpt as BackendChoice) < 0) {
     throw new UsageError(`--backend must be one of ${CHOICES.join(", ")}, not '${String(choiceOpt)}'`);
   }
-  const str = (k: string) => (typeof options[k] === "string" ? (options[k]) : null);
+  const str = (k: string) => optionValue(options, k);
   const stateDir = str("--state-dir") ?? STATE_DIR;
   const dryRun = options["--dry-run"] === true;
   // every named file must be there: a typo is not "no such input"

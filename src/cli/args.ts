@@ -51,3 +51,9 @@ export function parseArgs(argv: string[], spec: Record<string, OptionSpec>): Par
   }
   return { options, positional };
 }
+
+/** The value of an option that takes one; null when it was not given. */
+export function optionValue(options: ParsedArgs["options"], name: string): string | null {
+  const v = options[name];
+  return typeof v === "string" ? v : null;
+}

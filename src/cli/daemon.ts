@@ -2,9 +2,8 @@
 
 import { BUS_TIMING } from "../daemon/bus.ts";
 import { type DaemonOptions, startDaemon } from "../daemon/daemon.ts";
-
 import type { Host } from "../host/host.ts";
-import { parseArgs, UsageError } from "./args.ts";
+import { optionValue, parseArgs, UsageError } from "./args.ts";
 import { FW4_STATE_PATH, POLICY_PATH, STATE_DIR } from "../base/paths.ts";
 
 /** Usage of the `daemon` command. */
@@ -20,7 +19,7 @@ export const SNAPSHOT_OPTIONS = {
 
 /** The paths those options name, with the router's defaults. */
 export function snapshotPaths(options: Record<string, string | true>): Omit<DaemonOptions, "debounce" | "busTiming"> {
-  const str = (k: string, d: string) => (typeof options[k] === "string" ? (options[k]) : d);
+  const str = (k: string, d: string) => optionValue(options, k) ?? d;
   return {
     stateDir: str("--state-dir", STATE_DIR),
     policyPath: str("--policy", POLICY_PATH),

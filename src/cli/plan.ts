@@ -4,7 +4,7 @@ import type { Host } from "../host/host.ts";
 import { computePlan, type PlanInput, type PlanResult } from "../plan/compute.ts";
 import { describeSelector } from "../plan/selector.ts";
 import { utf8Decode } from "../base/utf8.ts";
-import { parseArgs, UsageError } from "./args.ts";
+import { optionValue, parseArgs, UsageError } from "./args.ts";
 import { err, out } from "./output.ts";
 import { EXIT_INVALID } from "../base/exit.ts";
 
@@ -31,7 +31,7 @@ export interface InputProblem {
 
 /** Reads the plan inputs named by the options; a missing file is an error with its name. */
 function readPlanInput(host: Host, options: Record<string, string | true>): PlanInput | InputProblem {
-  const path = (k: string) => (typeof options[k] === "string" ? (options[k]) : null);
+  const path = (k: string) => optionValue(options, k);
   if (path("--config") === null) return { kind: "usage", message: "--config NEW is required" };
   const parts: Record<string, Uint8Array | null> = {};
   for (const k of ["--config", "--previous", "--fw4-state", "--interfaces", "--policy"]) {

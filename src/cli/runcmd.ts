@@ -8,7 +8,6 @@
 
 import { type DaemonOptions, runFromSnapshot } from "../daemon/daemon.ts";
 import { withLock } from "../daemon/lock.ts";
-
 import { LOCK_WAIT_MS } from "./apply.ts";
 import type { Host } from "../host/host.ts";
 import { parseArgs, UsageError } from "./args.ts";

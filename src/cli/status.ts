@@ -3,13 +3,12 @@
 import { availability, pickBackend } from "../backend/detect.ts";
 import type { ChangeCounts } from "../backend/result.ts";
 import { exportFirewall, switchState } from "../apply/snapshot.ts";
-
 import { readKmodStatus } from "../backend/kmod.ts";
 import { parseRuns, type RunRecord, STATE_FILES } from "../apply/state.ts";
 import type { Host } from "../host/host.ts";
 import { readPolicy } from "../config/policy.ts";
 import { utf8Decode } from "../base/utf8.ts";
-import { parseArgs, UsageError } from "./args.ts";
+import { optionValue, parseArgs, UsageError } from "./args.ts";
 import { out } from "./output.ts";
 import { POLICY_PATH, STATE_DIR } from "../base/paths.ts";
 import { formatCounts } from "../apply/report.ts";
@@ -53,8 +52,8 @@ export function statusCommand(host: Host, argv: string[]): number {
     "--json": { value: false },
   });
   if (positional.length) throw new UsageError(`unexpected argument '${positional[0]}'`);
-  const dir = typeof options["--state-dir"] === "string" ? options["--state-dir"] : STATE_DIR;
-  const policyPath = typeof options["--policy"] === "string" ? options["--policy"] : POLICY_PATH;
+  const dir = optionValue(options, "--state-dir") ?? STATE_DIR;
+  const policyPath = optionValue(options, "--policy") ?? POLICY_PATH;
   const pb = host.readFile(policyPath);
   const { policy, warnings, error } = readPolicy(pb);
   const policyNote = error === null ? "" : `${policyPath}: ${error}; using the defaults`;
