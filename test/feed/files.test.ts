@@ -175,9 +175,11 @@ describe("the init script (with FAKE rc.common, functions.sh and procd functions
       "procd_close_instance() { case \" $made \" in *\" ${pidfile%/*} \"*) echo close ;; *) echo \"procd: failed to open pidfile for writing: $pidfile\" ;; esac; }",
       "procd_add_reload_trigger() { echo \"trigger $*\"; }",
       // rc.common's start under USE_PROCD: rc_procd start_service, between
-      // procd_open_service and procd_close_service (procd then replaces the
-      // service's instances with the ones declared: none stops the daemon)
-      "start() { echo open_service; start_service \"$@\"; echo close_service; }",
+      // procd_open_service and procd_close_service, which (procd.sh
+      // _procd_close_service) adds the service's triggers before its ubus
+      // call; procd then replaces the service's instances with the ones
+      // declared (service.c service_update: vlist_flush), so none stops the daemon
+      "start() { echo open_service; start_service \"$@\"; service_triggers; echo close_service; }",
       "config_load() { CONFIG_PKG=$1; }",
       "config_get_bool() {",
       "  _v=$(uci -q get \"$CONFIG_PKG.$2.$3\") || _v=$4",
@@ -217,8 +219,8 @@ describe("the init script (with FAKE rc.common, functions.sh and procd functions
     expect(initScript(section("1"), "service_triggers")).toBe("trigger firewall natnow\n");
   });
   it("a reload declares the instance again from the config: switched off, none (procd stops the daemon)", () => {
-    expect(initScript(section("1"), "reload_service")).toBe(`open_service\n${started}close_service\n`);
-    expect(initScript(section("0"), "reload_service")).toBe("open_service\nclose_service\n");
+    expect(initScript(section("1"), "reload_service")).toBe(`open_service\n${started}trigger firewall natnow\nclose_service\n`);
+    expect(initScript(section("0"), "reload_service")).toBe("open_service\ntrigger firewall natnow\nclose_service\n");
   });
 });
 
