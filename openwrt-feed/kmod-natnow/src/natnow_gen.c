@@ -103,6 +103,17 @@ static unsigned int natnow_proto_ttl(struct net *net, int proto)
 	}
 }
 
+/* The longest a never replied entry of any protocol lives without a packet, in jiffies. */
+static unsigned int natnow_any_proto_ttl(struct net *net)
+{
+	static const int all[] = { IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6, -1 };
+	unsigned int i, ttl = 0;
+
+	for (i = 0; i < ARRAY_SIZE(all); i++)
+		ttl = max(ttl, natnow_proto_ttl(net, all[i]));
+	return ttl;
+}
+
 /*
  * The longest time a never replied entry of the armed protocols lives
  * without a packet: a stale flow either sends within it, and is renewed,
@@ -110,18 +121,11 @@ static unsigned int natnow_proto_ttl(struct net *net, int proto)
  */
 static unsigned int natnow_default_ttl(struct net *net, const struct natnow_gen *gen)
 {
-	static const int all[] = { IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, -1 };
-	unsigned int i, j, t, ttl = 1;
+	unsigned int i, ttl = 1;
 
-	for (i = 0; i < gen->nsel; i++) {
-		if (gen->sel[i].proto >= 0) {
-			t = natnow_proto_ttl(net, gen->sel[i].proto);
-			ttl = max(ttl, t);
-			continue;
-		}
-		for (j = 0; j < ARRAY_SIZE(all); j++)
-			ttl = max(ttl, natnow_proto_ttl(net, all[j]));
-	}
+	for (i = 0; i < gen->nsel; i++)
+		ttl = max(ttl, gen->sel[i].proto >= 0 ? natnow_proto_ttl(net, gen->sel[i].proto) :
+			  natnow_any_proto_ttl(net));
 	return DIV_ROUND_UP(ttl, HZ);
 }
 
@@ -144,12 +148,7 @@ void natnow_schedule(struct natnow_net *nn)
 /* The longest a never replied entry of any protocol lives without a packet, in seconds. */
 unsigned int natnow_longest_ttl(struct net *net)
 {
-	static const int all[] = { IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6, -1 };
-	unsigned int i, ttl = 1;
-
-	for (i = 0; i < ARRAY_SIZE(all); i++)
-		ttl = max(ttl, natnow_proto_ttl(net, all[i]));
-	return DIV_ROUND_UP(ttl, HZ);
+	return max(1U, DIV_ROUND_UP(natnow_any_proto_ttl(net), HZ));
 }
 
 /**
