@@ -32,7 +32,8 @@ import { parseTable } from "../conntrack/parse.ts";
 import type { Host } from "../host/host.ts";
 import type { AddrMatch, PortMatch } from "../net/match.ts";
 import { formatIp, parsePrefix } from "../net/ip.ts";
-import { PORT_PROTOS, type Selector } from "../plan/selector.ts";
+import { PORT_PROTOS } from "../net/proto.ts";
+import { type Selector } from "../plan/selector.ts";
 import { installHolds, needsTombstone } from "./holds.ts";
 import { type BackendResult, countChange, emptyResult } from "./result.ts";
 

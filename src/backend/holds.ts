@@ -9,7 +9,8 @@
 import { type Flow, flowMatches } from "../conntrack/flow.ts";
 import type { Host } from "../host/host.ts";
 import { formatIp } from "../net/ip.ts";
-import { ANY_ADDR, ANY_PORT, PORT_PROTOS, protoName, type Selector } from "../plan/selector.ts";
+import { PORT_PROTOS, protoName } from "../net/proto.ts";
+import { ANY_ADDR, ANY_PORT, type Selector } from "../plan/selector.ts";
 
 /** The nft table that holds revoked flows' old peers off. */
 const HOLD_TABLE = "natnow_hold";

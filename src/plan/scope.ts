@@ -11,7 +11,8 @@
 import { type NatModel, type NatRule, type NetworkModel, routerAddresses, type ZoneModel } from "../model/nat.ts";
 import type { AddrMatch, PortMatch } from "../net/match.ts";
 import { formatPrefix, parseIp, parsePrefix, type Prefix, prefixCovers, rangeToPrefixes, textFamily } from "../net/ip.ts";
-import { ANY_ADDR, ANY_PORT, type FlowMatch, PORT_PROTOS, protoNumber } from "./selector.ts";
+import { PORT_PROTOS, protoNumber } from "../net/proto.ts";
+import { ANY_ADDR, ANY_PORT, type FlowMatch } from "./selector.ts";
 
 /** A rule whose flows conntrack's fields cannot bound. */
 export class Unbounded extends Error {}

@@ -10,7 +10,7 @@
 
 import type { NatAction, NatModel, NatRule, NetworkModel, SectionKind, SectionModel, ZoneModel } from "../model/nat.ts";
 import { describeRule } from "../firewall/rule.ts";
-import { PORT_PROTOS, protoName } from "../plan/selector.ts";
+import { PORT_PROTOS, protoName } from "../net/proto.ts";
 import type { DeviceFacts, Topology } from "./devices.ts";
 import type { DeviceMatch } from "./terms.ts";
 import type { LiveRule } from "./walk.ts";

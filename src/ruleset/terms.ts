@@ -10,7 +10,7 @@
 
 import { type AddrMatch, intersectAddrs, intersectPorts, type PortMatch, type PortRange } from "../net/match.ts";
 import { formatPrefix, parseIp, prefix, rangeToPrefixes, textFamily } from "../net/ip.ts";
-import { PORT_PROTOS, protoNumber } from "../plan/selector.ts";
+import { PORT_PROTOS, protoNumber } from "../net/proto.ts";
 import { isObject, type Json, type JsonObject, jsonText, type NftSet } from "./nft.ts";
 
 /** Interface names a rule matches: any of `pos` (null = any), none of `neg`. */
