@@ -1,6 +1,7 @@
 /**
- * The router as a run sees it: the ruleset the kernel runs (`nft -j list
- * ruleset`), the devices' addresses (fw4.state, `ubus call
+ * The router as a run sees it: the ruleset the kernel runs (`nft -j -t list
+ * ruleset`, with the elements of only the sets NAT reads: ruleset/refs.ts),
+ * the devices' addresses (fw4.state, `ubus call
  * network.interface dump`, `ip -j addr`/`route`), the policy, and the UCI
  * firewall config (`uci export firewall`: the switch, zone names, the
  * drift check). A tool that is missing or fails is said, with its reason:
@@ -14,6 +15,8 @@ import { parseBool } from "../firewall/values.ts";
 import { parseUci } from "../uci/parse.ts";
 import { utf8Decode, utf8Encode } from "../base/utf8.ts";
 import { INCLUDE_PATH } from "../base/paths.ts";
+import type { Json } from "../ruleset/nft.ts";
+import { listingItems, mergeElements, type NatRefs, natReferences, parseSetListing, setKey, setListArgv, setsToRead } from "../ruleset/refs.ts";
 
 /** Where a snapshot reads from (files given on the command line win over the router's own). */
 export interface SnapshotSources {
@@ -42,6 +45,8 @@ export interface Snapshot {
   switchWhy: string;
   /** What could not be read, with the tool's own reason (the run goes on without it). */
   warnings: string[];
+  /** The chains and sets the nat paths of the live ruleset reach (null: read from a file, or unread). */
+  nat?: NatRefs | null;
 }
 
 /** What a failed command said: its status and its first line of output. */
@@ -90,6 +95,38 @@ export function exportFirewall(host: Host): { config: Uint8Array | null; error: 
   return firewallConfig(host.exec(UCI_EXPORT));
 }
 
+/** The terse listing: every object of the ruleset, no named set's elements (those are read by setsToRead). */
+const NFT_TERSE = ["nft", "-j", "-t", "list", "ruleset"];
+
+/**
+ * The live ruleset as a full listing prints what NAT reads: the terse
+ * listing, with the elements of the sets the nat paths reach (and natnow's
+ * hold sets) read one set at a time and merged in. A verdict map's
+ * elements can reach more chains, and so more sets: read until none is left.
+ */
+export function readLiveRuleset(host: Host, terse: string): { ruleset: string; nat: NatRefs } | { error: string } {
+  let items: Json[];
+  try {
+    items = listingItems(terse, NFT_TERSE.join(" "));
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
+  const elements = new Map<string, Json[]>();
+  for (let refs = setsToRead(items, elements); refs.length; refs = setsToRead(items, elements)) {
+    const results = host.execAll(refs.map(setListArgv));
+    for (const [i, ref] of refs.entries()) {
+      const r = results[i];
+      if (r.status !== 0) return { error: `cannot read ${ref.kind} ${setKey(ref)}: ${failure(setListArgv(ref), r)}` };
+      try {
+        elements.set(setKey(ref), parseSetListing(r.stdout, ref));
+      } catch (e) {
+        return { error: (e as Error).message };
+      }
+    }
+  }
+  return { ruleset: mergeElements(items, elements), nat: natReferences(items, elements) };
+}
+
 /** Takes the snapshot. */
 export function takeSnapshot(host: Host, src: SnapshotSources): Snapshot {
   const file = (p: string | null | undefined) => (p ? host.readFile(p) : null);
@@ -98,7 +135,7 @@ export function takeSnapshot(host: Host, src: SnapshotSources): Snapshot {
   const warnings: string[] = [];
 
   // the tools' reads are independent: run side by side
-  const NFT = ["nft", "-j", "list", "ruleset"];
+  const NFT = NFT_TERSE;
   const UBUS = ["ubus", "call", "network.interface", "dump"];
   const IP = [["ip", "-j", "addr"], ["ip", "-j", "-4", "route"], ["ip", "-j", "-6", "route"]];
   const argvs = [...IP];
@@ -109,14 +146,16 @@ export function takeSnapshot(host: Host, src: SnapshotSources): Snapshot {
   const result = (argv: string[]) => results[argvs.indexOf(argv)];
 
   let ruleset = "";
+  let nat: NatRefs | null = null;
   if (src.rulesetFile) {
     const b = file(src.rulesetFile);
     if (b === null) error = `cannot read the ruleset file '${src.rulesetFile}'`;
     else ruleset = utf8Decode(b);
   } else {
     const r = result(NFT);
-    if (r.status !== 0) error = `cannot read the live ruleset: ${failure(NFT, r)}`;
-    else ruleset = r.stdout;
+    const live = r.status === 0 ? readLiveRuleset(host, r.stdout) : { error: failure(NFT, r) };
+    if ("error" in live) error = `cannot read the live ruleset: ${live.error}`;
+    else ({ ruleset, nat } = live);
   }
 
   let interfaces: string | null = null;
@@ -140,18 +179,26 @@ export function takeSnapshot(host: Host, src: SnapshotSources): Snapshot {
   let config: Uint8Array | null = null;
   let switchOn: boolean | null = null;
   let switchWhy = "no firewall config was read";
+  // why the firewall config cannot be read although libuci is there: fw4 then
+  // loads no zones, and the plan holds fw4's table (live.ts configBroken)
+  let configBroken: string | null = null;
   if (src.configFile) config = file(src.configFile);
   else if (src.router) {
-    const x = firewallConfig(result(UCI_EXPORT));
+    const r = result(UCI_EXPORT);
+    const x = firewallConfig(r);
     config = x.config;
     if (config === null) switchWhy = `cannot read the firewall config: ${x.error}`;
+    if (config === null && r.status !== 127) configBroken = x.error;
   }
   if (config !== null) {
     const s = switchState(config);
     switchOn = s.on;
     switchWhy = s.why;
-    // a config that does not parse only loses the drift check and zone names
-    if (!s.parses) config = null;
+    // a config that does not parse loses the drift check and zone names, and holds fw4's table
+    if (!s.parses) {
+      config = null;
+      configBroken = s.why;
+    }
   }
   if (switchOn === null && (src.configFile || src.router)) warnings.push(`switch unknown: ${switchWhy}`);
   return {
@@ -162,11 +209,13 @@ export function takeSnapshot(host: Host, src: SnapshotSources): Snapshot {
       kernel,
       policy: file(src.policyPath),
       config,
+      configBroken,
     },
     error,
     live: !src.rulesetFile,
     switchOn,
     switchWhy,
     warnings,
+    nat,
   };
 }

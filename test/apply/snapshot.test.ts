@@ -1,6 +1,8 @@
 /** The snapshot's switch and reasons (src/daemon/snapshot.ts), with a FAKE host whose tools answer as the real ones do. */
 import { describe, expect, it } from "vitest";
-import { switchState, takeSnapshot } from "../../src/apply/snapshot.ts";
+import { readLiveRuleset, switchState, takeSnapshot } from "../../src/apply/snapshot.ts";
+import { readdirSync } from "node:fs";
+import { fixturePath, fixtureText } from "../helpers/fixtures.ts";
 import type { ExecResult, Host } from "../../src/host/host.ts";
 import { utf8Encode } from "../../src/base/utf8.ts";
 
@@ -42,7 +44,7 @@ function host(answers: Record<string, ExecResult>): Host {
 const ok = (stdout: string): ExecResult => ({ status: 0, stdout, stderr: "" });
 
 describe("a snapshot says what it could not read, in the tool's own words", () => {
-  const base = { "nft -j list ruleset": ok('{"nftables":[]}'), "ip -j addr": ok("[]"), "ip -j -4 route": ok("[]"), "ip -j -6 route": ok("[]") };
+  const base = { "nft -j -t list ruleset": ok('{"nftables":[]}'), "ip -j addr": ok("[]"), "ip -j -4 route": ok("[]"), "ip -j -6 route": ok("[]") };
   it("libuci's parse error (asked without -q, which would silence it)", () => {
     const s = takeSnapshot(host({
       ...base,
@@ -66,5 +68,34 @@ describe("a snapshot says what it could not read, in the tool's own words", () =
       "cannot read the interfaces: ubus call network.interface dump failed (status 255): Failed to connect to ubus",
       "cannot read the kernel's addresses and routes: ip -j addr failed (status 1): ip: invalid argument '-j' to 'ip'",
     ]);
+  });
+});
+
+describe("the live ruleset: the terse listing, and only the sets NAT reads", () => {
+  const dir = ["ruleset", "terse"];
+  /** Each set's listing as nft printed it, by its command; `nft -j list set|map F T N`. */
+  const answers: Record<string, ExecResult> = Object.fromEntries(readdirSync(fixturePath(...dir, "sets")).map((f) =>
+    [`nft -j list ${f.replace(/\.json$/, "").split("+").join(" ")}`, ok(fixtureText(...dir, "sets", f))]));
+  const ran: string[] = [];
+  const h = host(answers);
+  const counting = { ...h, execAll: (argvs: string[][]) => (ran.push(...argvs.map((a) => a.join(" "))), h.execAll(argvs)) } as Host;
+  it("reads the referenced sets only, and gives their elements", () => {
+    const r = readLiveRuleset(counting, fixtureText(...dir, "terse.json"));
+    if ("error" in r) throw new Error(r.error);
+    expect(ran).not.toContain("nft -j list set ip bltab bl");
+    expect(ran).not.toContain("nft -j list set inet t unused");
+    expect(ran).toContain("nft -j list map inet t vm");
+    expect(ran).toContain("nft -j list set inet t inner");
+    expect(r.nat.sets.has("inet t inner")).toBe(true);
+    expect(r.ruleset).toContain('"elem":[{"prefix":{"addr":"198.18.5.0","len":24}},"198.18.7.1"]');
+  });
+  it("says which set it could not read, in nft's words", () => {
+    const gone = host({ ...answers, "nft -j list map inet t vm": { status: 1, stdout: "", stderr: "Error: No such file or directory\n" } });
+    expect(readLiveRuleset(gone, fixtureText(...dir, "terse.json"))).toEqual({
+      error: "cannot read map inet t vm: nft -j list map inet t vm failed (status 1): Error: No such file or directory",
+    });
+  });
+  it("a listing that is no JSON is an error", () => {
+    expect(readLiveRuleset(h, "{")).toEqual({ error: "nft -j -t list ruleset: not valid JSON" });
   });
 });
