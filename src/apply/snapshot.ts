@@ -137,7 +137,8 @@ export function takeSnapshot(host: Host, src: SnapshotSources): Snapshot {
   // the tools' reads are independent: run side by side
   const NFT = NFT_TERSE;
   const UBUS = ["ubus", "call", "network.interface", "dump"];
-  const IP = [["ip", "-j", "addr"], ["ip", "-j", "-4", "route"], ["ip", "-j", "-6", "route"]];
+  // every table: a default route of wg-quick or pbr counts (devices.ts parseKernelView)
+  const IP = [["ip", "-j", "addr"], ["ip", "-j", "-4", "route", "show", "table", "all"], ["ip", "-j", "-6", "route", "show", "table", "all"]];
   const argvs = [...IP];
   if (!src.rulesetFile) argvs.push(NFT);
   if (!src.interfacesFile && src.router) argvs.push(UBUS);

@@ -44,7 +44,7 @@ function host(answers: Record<string, ExecResult>): Host {
 const ok = (stdout: string): ExecResult => ({ status: 0, stdout, stderr: "" });
 
 describe("a snapshot says what it could not read, in the tool's own words", () => {
-  const base = { "nft -j -t list ruleset": ok('{"nftables":[]}'), "ip -j addr": ok("[]"), "ip -j -4 route": ok("[]"), "ip -j -6 route": ok("[]") };
+  const base = { "nft -j -t list ruleset": ok('{"nftables":[]}'), "ip -j addr": ok("[]"), "ip -j -4 route show table all": ok("[]"), "ip -j -6 route show table all": ok("[]") };
   it("libuci's parse error (asked without -q, which would silence it)", () => {
     const s = takeSnapshot(host({
       ...base,
