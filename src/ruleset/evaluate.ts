@@ -3,7 +3,8 @@
  * terms the planner reads: every nat base chain of a hook in priority
  * order, rules in order, `jump` returning and `goto` not, `accept` ending
  * one base chain, the first NAT statement deciding (nf_nat_inet_fn stops
- * at the first chain that sets a binding). The end-to-end oracle test holds
+ * at the first chain that sets a binding); a dormant table's chains do not
+ * run, and `fib daddr type local` holds where the routing delivers locally. The end-to-end oracle test holds
  * it against what conntrack really did; a rule it cannot read is an error.
  */
 
@@ -55,10 +56,11 @@ function devices(m: DeviceMatch, name: string): boolean {
   return m.pos === null || m.pos.indexOf(name) >= 0;
 }
 
-/** Whether a packet passes a rule's matches (`oif` is "" before routing). */
-function termsMatch(t: Terms, p: Packet, oif: string): boolean {
+/** Whether a packet passes a rule's matches (`oif` is "" before routing; `fib daddr type local` asks the routing). */
+function termsMatch(t: Terms, p: Packet, oif: string, route: Route): boolean {
   if (t.unbounded) throw new EvaluateError(`cannot evaluate a rule that ${t.unbounded}`);
   if (t.never) return false;
+  if (t.local !== null && t.local !== (route(p.dst) === "local")) return false;
   if (t.family && t.family !== p.family) return false;
   if (t.dnat !== null && t.dnat !== (p.dnatDone === true)) return false;
   if (t.protos !== null && t.protos.indexOf(p.proto) < 0) return false;
@@ -76,15 +78,17 @@ function termsMatch(t: Terms, p: Packet, oif: string): boolean {
 type Outcome = { kind: "nat"; nat: NatStatement } | { kind: "accept" | "drop" | "return" | "end" };
 
 /** Runs one hook's nat base chains; the first binding wins. */
-function runHook(index: ChainIndex, hook: string, p: Packet, oif: string): { nat: NatStatement | null; dropped: boolean } {
+function runHook(index: ChainIndex, hook: string, p: Packet, oif: string, route: Route): { nat: NatStatement | null; dropped: boolean } {
   for (const base of natBaseChains(index.rs).filter((c) => c.hook === hook && NAT_HOOKS[hook])) {
     const run = (chain: string, depth: number): Outcome => {
       if (depth > 16) throw new EvaluateError("jumps deeper than the kernel allows");
       for (const r of index.rulesOf(base.family, base.table, chain)) {
-        const rt = index.terms(r);
-        if (!termsMatch(rt.terms, p, oif)) continue;
+        // the alternatives of a rule exclude each other: at most one holds
+        const rt = index.terms(r).find((a) => termsMatch(a.terms, p, oif, route));
+        if (!rt) continue;
         const v = rt.verdict;
         if (v.kind === "continue") continue;
+        if (v.kind === "unknown") throw new EvaluateError(`cannot evaluate rule ${r.handle}: a statement decides that natnow cannot read`);
         if (v.kind === "nat") return { kind: "nat", nat: v.nat };
         if (v.kind !== "jump" && v.kind !== "goto") return { kind: v.kind };
         if (!index.has(base.family, base.table, v.target)) continue;
@@ -116,13 +120,13 @@ function bind(nat: NatStatement, p: Packet, own: () => string | null, dir: "dst"
  */
 export function evaluate(rs: NftRuleset, p: Packet, route: Route, ownAddress: DeviceAddress): Verdict {
   const index = new ChainIndex(rs);
-  const pre = runHook(index, "prerouting", p, "");
+  const pre = runHook(index, "prerouting", p, "", route);
   if (pre.dropped) return { dnat: null, snat: null, dropped: true };
   const dnat = pre.nat ? bind(pre.nat, p, () => ownAddress(p.iif, p.family), "dst") : null;
   const after: Packet = dnat ? { ...p, dst: dnat.addr, dport: dnat.port ? dnat.port.min : p.dport, dnatDone: true } : p;
   const oif = route(after.dst);
   if (oif === "local") return { dnat, snat: null, dropped: false };
-  const post = runHook(index, "postrouting", after, oif);
+  const post = runHook(index, "postrouting", after, oif, route);
   if (post.dropped) return { dnat, snat: null, dropped: true };
   const snat = post.nat ? bind(post.nat, after, () => ownAddress(oif, p.family), "src") : null;
   return { dnat, snat, dropped: false };

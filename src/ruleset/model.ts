@@ -12,7 +12,8 @@ import type { NatAction, NatModel, NatRule, NetworkModel, SectionKind, SectionMo
 import { describeRule } from "../firewall/rule.ts";
 import { PORT_PROTOS, protoName } from "../net/proto.ts";
 import type { DeviceFacts, Topology } from "./devices.ts";
-import type { DeviceMatch } from "./terms.ts";
+import { type AddrMatch, intersectAddrs } from "../net/match.ts";
+import { type DeviceMatch, joinReasons, type Terms } from "./terms.ts";
 import type { LiveRule } from "./walk.ts";
 
 const FW4 = "!fw4: ";
@@ -73,10 +74,30 @@ class Zones {
   }
 }
 
-/** The NatRules of one live rule: one per protocol it matches. */
-function natRules(r: LiveRule, zones: Zones, label: string): NatRule[] {
+/**
+ * `fib daddr type local` as addresses: the destination is (not) one of the
+ * router's own addresses, every device's; unknown addresses leave it wider.
+ */
+function localDst(t: Terms, own: readonly string[]): { dst: AddrMatch | null; unbounded: string | null } {
+  if (t.local === null) return { dst: t.dst, unbounded: null };
+  if (!own.length) return { dst: t.dst, unbounded: "matches fib daddr type local, and the router's addresses are unknown" };
+  const dst = intersectAddrs(t.dst, t.local ? { pos: [...own], neg: [] } : { pos: [], neg: [...own] });
+  return { dst, unbounded: null };
+}
+
+/** A live rule's identity beyond its fields: its expressions when unbounded, and its context (walk.ts). */
+function opaqueOf(r: LiveRule, unbounded: string | null): string | undefined {
+  if (unbounded) return JSON.stringify([r.canon, ...r.context]);
+  return r.context.length ? JSON.stringify(r.context) : undefined;
+}
+
+/** The NatRules of one live rule: one per protocol it matches (none when it matches none of the router's addresses it asks for). */
+function natRules(r: LiveRule, zones: Zones, label: string, own: readonly string[]): NatRule[] {
   const t = r.terms;
-  let unbounded = t.unbounded;
+  const local = localDst(t, own);
+  const dst = local.dst;
+  if (dst === null) return [];
+  let unbounded = joinReasons(t.unbounded, local.unbounded);
   if (r.nftHook === "output") unbounded ??= "applies to the router's own traffic (nat output)";
   if (r.nftHook === "input") unbounded ??= "applies to traffic to the router itself (nat input)";
   if (r.hook === "dstnat" && (t.oif.pos !== null || t.oif.neg.length)) unbounded ??= "matches an output device before routing";
@@ -84,6 +105,7 @@ function natRules(r: LiveRule, zones: Zones, label: string): NatRule[] {
   const zone = zones.zoneFor(r.hook === "dstnat" ? "iifname" : "oifname", r.hook === "dstnat" ? t.iif : t.oif);
   const action: NatAction = r.nat === null ? "accept" : r.nat.action;
   const protos = t.protos === null ? [null] : t.protos;
+  const opaque = opaqueOf(r, unbounded);
   return protos.map((p) => {
     const ports = p !== null && PORT_PROTOS.indexOf(p) >= 0;
     return {
@@ -94,14 +116,14 @@ function natRules(r: LiveRule, zones: Zones, label: string): NatRule[] {
       proto: p === null ? null : protoName(p),
       zone,
       src: t.src,
-      dst: t.dst,
+      dst,
       sport: ports ? t.sport : { pos: [], neg: [] },
       dport: ports ? t.dport : { pos: [], neg: [] },
       toAddr: r.nat?.toAddr ?? null,
       toPort: r.nat?.toPort ?? null,
       unbounded,
-      // what natnow cannot read still tells one rule from another
-      ...(unbounded ? { opaque: JSON.stringify(r.expr) } : {}),
+      // what natnow cannot read, and what decides before the rule, still tell one rule from another
+      ...(opaque !== undefined ? { opaque } : {}),
       ...(t.dnat !== null ? { dnatStatus: t.dnat } : {}),
     };
   });
@@ -111,6 +133,7 @@ function natRules(r: LiveRule, zones: Zones, label: string): NatRule[] {
 export function rulesetModel(rules: readonly LiveRule[], topo: Topology): NatModel {
   const masqOut = rules.filter((r) => r.hook === "srcnat" && r.nat?.action === "masquerade").map((r) => r.terms.oif);
   const zones = new Zones(topo, masqOut);
+  const own = [...new Set(topo.devices.flatMap((d) => d.addresses))];
   const sections = new Map<string, SectionModel>();
   for (const r of rules) {
     const s = sectionOf(r);
@@ -120,7 +143,7 @@ export function rulesetModel(rules: readonly LiveRule[], topo: Topology): NatMod
       sec = { kind: s.kind, id: s.name, name: s.name, options: {}, zones: [], rules: [] };
       sections.set(key, sec);
     }
-    for (const nr of natRules(r, zones, s.label)) {
+    for (const nr of natRules(r, zones, s.label, own)) {
       sec.rules.push(nr);
       if (nr.zone !== null && sec.zones.indexOf(nr.zone) < 0) sec.zones.push(nr.zone);
     }

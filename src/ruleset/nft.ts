@@ -19,6 +19,13 @@ export class RulesetError extends Error {
   }
 }
 
+/** A table and its flags (`dormant`: none of its chains run). */
+export interface NftTable {
+  family: string;
+  name: string;
+  flags: string[];
+}
+
 /** A chain; base chains have a type, hook and priority. */
 export interface NftChain {
   family: string;
@@ -51,6 +58,7 @@ export interface NftSet {
 
 /** The objects of a ruleset natnow reads, in the order nft printed them. */
 export interface NftRuleset {
+  tables: NftTable[];
   chains: NftChain[];
   rules: NftRule[];
   sets: NftSet[];
@@ -72,6 +80,23 @@ function text(o: JsonObject, key: string, what: string): string {
   return v;
 }
 
+/** A table's flags: nft prints one as a string, several as a list. */
+function tableFlags(v: Json | undefined, what: string): string[] {
+  if (v === undefined) return [];
+  const list = Array.isArray(v) ? v : [v];
+  return list.map((f) => {
+    if (typeof f !== "string") throw new RulesetError(`${what}: 'flags' is not a string or a list of strings`);
+    // nft 1.0.6 prints the dormant flag as "dorm" (table_flags_name), newer ones as "dormant"
+    return f === "dorm" ? "dormant" : f;
+  });
+}
+
+/** Whether a table's chains run (it exists and is not dormant; a ruleset without tables runs all). */
+export function tableRuns(rs: NftRuleset, family: string, table: string): boolean {
+  const t = rs.tables.find((x) => x.family === family && x.name === table);
+  return !t || t.flags.indexOf("dormant") < 0;
+}
+
 /** Parses `nft -j list ruleset` (or a subset in the same format). */
 export function parseNftJson(input: string): NftRuleset {
   let doc: Json;
@@ -82,7 +107,7 @@ export function parseNftJson(input: string): NftRuleset {
     throw new RulesetError("ruleset: not valid JSON");
   }
   if (!isObject(doc) || !Array.isArray(doc.nftables)) throw new RulesetError("ruleset: no 'nftables' list");
-  const out: NftRuleset = { chains: [], rules: [], sets: [] };
+  const out: NftRuleset = { tables: [], chains: [], rules: [], sets: [] };
   doc.nftables.forEach((item, i) => {
     if (!isObject(item)) throw new RulesetError(`ruleset: item ${i} is not an object`);
     const keys = Object.keys(item);
@@ -92,6 +117,9 @@ export function parseNftJson(input: string): NftRuleset {
     if (!isObject(o)) throw new RulesetError(`ruleset: item ${i} (${kind}) is not an object`);
     const what = `ruleset: ${kind} ${i}`;
     switch (kind) {
+      case "table":
+        out.tables.push({ family: text(o, "family", what), name: text(o, "name", what), flags: tableFlags(o.flags, what) });
+        break;
       case "chain":
         out.chains.push({
           family: text(o, "family", what),
@@ -153,7 +181,7 @@ export function chainKey(family: string, table: string, name: string): string {
 export function natBaseChains(rs: NftRuleset): NftChain[] {
   const order = ["prerouting", "output", "input", "postrouting"];
   return rs.chains
-    .filter((c) => c.type === "nat" && c.hook !== null && c.hook in NAT_HOOKS)
+    .filter((c) => c.type === "nat" && c.hook !== null && c.hook in NAT_HOOKS && tableRuns(rs, c.family, c.table))
     .map((c, i) => ({ c, i }))
     .sort((a, b) =>
       order.indexOf(a.c.hook as string) - order.indexOf(b.c.hook as string) ||
@@ -162,36 +190,70 @@ export function natBaseChains(rs: NftRuleset): NftChain[] {
     .map((x) => x.c);
 }
 
+/** The `@name` set references and `jump`/`goto` targets inside a JSON value. */
+function references(v: Json): { sets: string[]; chains: string[] } {
+  const body = JSON.stringify(v);
+  return {
+    sets: (body.match(/"@[^"]+"/g) ?? []).map((m) => m.slice(2, -1)),
+    chains: (body.match(/"(jump|goto)":\{"target":"[^"]+"/g) ?? []).map((m) => m.slice(m.lastIndexOf(":") + 2, -1)),
+  };
+}
+
+/** Whether a rule sets the packet or connection mark (what a mark-gated NAT rule depends on). */
+function setsAMark(r: NftRule): boolean {
+  return /"mangle":\{"key":\{"(meta|ct)":\{"key":"mark"\}/.test(JSON.stringify(r.expr));
+}
+
 /**
  * The part of a ruleset the nat chains use: nat base chains, the chains
- * they reach by jump/goto, their rules, and the named sets those rules
- * name. This is what natnow keeps as "what it last applied".
+ * they reach by jump/goto (also through verdict maps), their rules, the
+ * named sets those rules name, the rules that set marks (anywhere: a NAT
+ * rule may be gated by a mark) and the tables of all of them. This is what
+ * natnow keeps as "what it last applied".
  */
 export function natSubset(rs: NftRuleset): NftRuleset {
   const chains = new Map(rs.chains.map((c) => [chainKey(c.family, c.table, c.name), c]));
+  const sets = new Map(rs.sets.map((s) => [chainKey(s.family, s.table, s.name), s]));
   const rulesOf = new Map<string, NftRule[]>();
   for (const r of rs.rules) {
     const k = chainKey(r.family, r.table, r.chain);
     rulesOf.set(k, [...(rulesOf.get(k) ?? []), r]);
   }
   const keep = new Set<string>();
+  const keepRules = new Set<NftRule>();
   const setNames = new Set<string>();
+  const follow = (family: string, table: string, v: Json) => {
+    const refs = references(v);
+    for (const n of refs.sets) {
+      const k = chainKey(family, table, n);
+      if (setNames.has(k)) continue;
+      setNames.add(k);
+      // a verdict map's elements jump to chains too
+      const s = sets.get(k);
+      if (s) follow(family, table, s.elem);
+    }
+    for (const n of refs.chains) visit(chainKey(family, table, n));
+  };
   const visit = (k: string) => {
     if (keep.has(k) || !chains.has(k)) return;
     keep.add(k);
-    const c = chains.get(k) as NftChain;
     for (const r of rulesOf.get(k) ?? []) {
-      const body = JSON.stringify(r.expr);
-      for (const m of body.match(/"@[^"]+"/g) ?? []) setNames.add(chainKey(c.family, c.table, m.slice(2, -1)));
-      for (const m of body.match(/"(jump|goto)":\{"target":"[^"]+"/g) ?? []) {
-        visit(chainKey(c.family, c.table, m.slice(m.lastIndexOf(":") + 2, -1)));
-      }
+      keepRules.add(r);
+      follow(r.family, r.table, r.expr);
     }
   };
   for (const c of natBaseChains(rs)) visit(chainKey(c.family, c.table, c.name));
+  for (const r of rs.rules.filter(setsAMark)) {
+    keepRules.add(r);
+    follow(r.family, r.table, r.expr);
+  }
+  const chainKeys = new Set([...keepRules].map((r) => chainKey(r.family, r.table, r.chain)));
+  const tableOf = (family: string, table: string) => chainKey(family, table, "");
+  const tables = new Set([...keep, ...chainKeys].map((k) => chains.get(k)).flatMap((c) => (c ? [tableOf(c.family, c.table)] : [])));
   return {
-    chains: rs.chains.filter((c) => keep.has(chainKey(c.family, c.table, c.name))),
-    rules: rs.rules.filter((r) => keep.has(chainKey(r.family, r.table, r.chain))),
+    tables: rs.tables.filter((t) => tables.has(tableOf(t.family, t.name))),
+    chains: rs.chains.filter((c) => keep.has(chainKey(c.family, c.table, c.name)) || chainKeys.has(chainKey(c.family, c.table, c.name))),
+    rules: rs.rules.filter((r) => keepRules.has(r)),
     sets: rs.sets.filter((s) => setNames.has(chainKey(s.family, s.table, s.name))),
   };
 }
@@ -199,6 +261,7 @@ export function natSubset(rs: NftRuleset): NftRuleset {
 /** A ruleset (subset) in `nft -j` format, readable again by parseNftJson. */
 export function formatNftJson(rs: NftRuleset): string {
   const items: Json[] = [
+    ...rs.tables.map((t) => ({ table: { family: t.family, name: t.name, ...(t.flags.length ? { flags: t.flags } : {}) } })),
     ...rs.sets.map((s) => ({ [s.map ? "map" : "set"]: { family: s.family, table: s.table, name: s.name, elem: s.elem } })),
     ...rs.chains.map((c) => ({
       chain: {

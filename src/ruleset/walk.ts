@@ -1,19 +1,25 @@
 /**
  * The NAT rules the kernel runs, in the order it runs them: every nat base
- * chain by hook and priority, following `jump` and `goto`, each deciding
- * rule with the conditions of the path that reaches it (the jump rule's
- * `iifname "eth1"` belongs to every rule of `dstnat_wan`).
+ * chain of a table that is not dormant, by hook and priority, following
+ * `jump` and `goto` (also through verdict maps), each deciding alternative
+ * of a rule with the conditions of the path that reaches it (the jump
+ * rule's `iifname "eth1"` belongs to every rule of `dstnat_wan`).
  */
 
-import { chainKey, type Json, NAT_HOOKS, natBaseChains, type NftChain, type NftRule, type NftRuleset, type NftSet } from "./nft.ts";
-import { combineTerms, type NatStatement, ruleTerms, type RuleTerms, type Terms, anyTerms } from "./terms.ts";
+import { canonicalExpr, markSetters, readsMark } from "./identity.ts";
+import { chainKey, type Json, NAT_HOOKS, natBaseChains, type NftChain, type NftRule, type NftRuleset, type NftSet, tableRuns } from "./nft.ts";
+import { ruleTerms } from "./rule.ts";
+import { anyTerms, combineTerms, type NatStatement, type RuleTerms, type Terms, withReason } from "./terms.ts";
+import { orderContext } from "./order.ts";
 
-/** One rule that decides a flow's NAT (or exempts it), with its path's conditions. */
+/** One rule (alternative) that decides a flow's NAT (or exempts it), with its path's conditions. */
 export interface LiveRule {
   /** Which NAT the hook does. */
   hook: "dstnat" | "srcnat";
   /** The nft hook of the base chain (prerouting, output, postrouting, input). */
   nftHook: string;
+  /** The base chain the rule runs from (`family table name`). */
+  base: string;
   family: string;
   table: string;
   chain: string;
@@ -22,15 +28,26 @@ export interface LiveRule {
   terms: Terms;
   /** The NAT statement, or null for an exemption (`accept`, or a `return` that ends the base chain). */
   nat: NatStatement | null;
-  /** The rule's expressions as nft printed them (what identifies a rule natnow cannot read whole). */
+  /** The rule's expressions as nft printed them. */
   expr: readonly Json[];
+  /** The expressions without running state, with the elements of the sets they name (identity.ts). */
+  canon: string;
+  /** The path to the rule reads a mark. */
+  markGated: boolean;
+  /**
+   * Earlier rules of the same hook that decide some of this rule's packets
+   * first (a NAT of any earlier base chain, an exemption of the same one).
+   */
+  earlier: LiveRule[];
+  /** What identifies the rule beyond its terms (mark setters, earlier deciding rules), as text; empty: nothing. */
+  context: string[];
 }
 
 /** jump/goto depth the kernel allows (NFT_JUMP_STACK_SIZE). */
 const MAX_DEPTH = 16;
 
 /** The sets of one table, for resolving `@name`. */
-function setLookup(sets: readonly NftSet[], family: string, table: string): (name: string) => NftSet | undefined {
+export function setLookup(sets: readonly NftSet[], family: string, table: string): (name: string) => NftSet | undefined {
   return (name) => sets.find((s) => s.family === family && s.table === table && s.name === name);
 }
 
@@ -43,7 +60,7 @@ function tableFamily(family: string): 0 | 4 | 6 {
 export class ChainIndex {
   private readonly rules = new Map<string, NftRule[]>();
   private readonly chains = new Map<string, NftChain>();
-  private readonly parsed = new Map<NftRule, RuleTerms>();
+  private readonly parsed = new Map<NftRule, RuleTerms[]>();
 
   constructor(readonly rs: NftRuleset) {
     for (const c of rs.chains) this.chains.set(chainKey(c.family, c.table, c.name), c);
@@ -65,8 +82,8 @@ export class ChainIndex {
     return this.chains.has(chainKey(family, table, chain));
   }
 
-  /** A rule's terms and verdict (read once). */
-  terms(r: NftRule): RuleTerms {
+  /** A rule's alternatives: terms and verdict (read once). */
+  terms(r: NftRule): RuleTerms[] {
     let t = this.parsed.get(r);
     if (!t) {
       t = ruleTerms(r.expr, tableFamily(r.family), setLookup(this.rs.sets, r.family, r.table));
@@ -76,29 +93,35 @@ export class ChainIndex {
   }
 }
 
-/** Every deciding rule of the nat chains, in the order the kernel evaluates them. */
-export function liveRules(rs: NftRuleset): LiveRule[] {
-  const index = new ChainIndex(rs);
+/** The deciding rules of one base chain, in order. */
+function walkBase(index: ChainIndex, base: NftChain): LiveRule[] {
   const out: LiveRule[] = [];
-  for (const base of natBaseChains(rs)) {
-    const hook = NAT_HOOKS[base.hook as string];
-    const walk = (chain: string, path: Terms, returnEnds: boolean, depth: number) => {
-      for (const r of index.rulesOf(base.family, base.table, chain)) {
-        const rt = index.terms(r);
-        let terms = combineTerms(path, rt.terms);
+  const hook = NAT_HOOKS[base.hook as string];
+  const baseKey = chainKey(base.family, base.table, base.name);
+  const sets = setLookup(index.rs.sets, base.family, base.table);
+  const walk = (chain: string, path: Terms, gated: boolean, returnEnds: boolean, depth: number) => {
+    for (const r of index.rulesOf(base.family, base.table, chain)) {
+      const marks = gated || readsMark(r.expr);
+      for (const alt of index.terms(r)) {
+        let terms = combineTerms(path, alt.terms);
         if (terms.never) continue;
         const push = (nat: NatStatement | null, extra: string | null = null) =>
           out.push({
-            hook, nftHook: base.hook as string, family: r.family, table: r.table, chain: r.chain, handle: r.handle,
-            comment: r.comment, terms: extra && !terms.unbounded ? { ...terms, unbounded: extra } : terms, nat,
-            expr: r.expr,
+            hook, nftHook: base.hook as string, base: baseKey, family: r.family, table: r.table, chain: r.chain,
+            handle: r.handle, comment: r.comment, terms: extra ? withReason(terms, extra) : terms, nat, expr: r.expr,
+            canon: canonicalExpr(r.expr, sets), markGated: marks, earlier: [], context: [],
           });
-        switch (rt.verdict.kind) {
+        const v = alt.verdict;
+        switch (v.kind) {
           case "nat":
-            push(rt.verdict.nat);
+            push(v.nat);
             break;
           case "accept":
             push(null);
+            break;
+          case "unknown":
+            // a statement natnow cannot read may decide: kept as an exemption that cannot be bounded
+            push(null, terms.unbounded === null ? "decides by a statement natnow cannot read" : null);
             break;
           case "return":
             // in a base chain (or reached by goto from one) return ends the chain:
@@ -108,15 +131,13 @@ export function liveRules(rs: NftRuleset): LiveRule[] {
             break;
           case "jump":
           case "goto": {
-            const target = rt.verdict.target;
-            const goto = rt.verdict.kind === "goto";
-            if (!index.has(base.family, base.table, target)) continue;
+            if (!index.has(base.family, base.table, v.target)) continue;
             if (depth >= MAX_DEPTH) {
-              terms = { ...terms, unbounded: terms.unbounded ?? "jumps deeper than the kernel allows" };
+              terms = withReason(terms, "jumps deeper than the kernel allows");
               push(null);
               continue;
             }
-            walk(target, terms, goto ? returnEnds : false, depth + 1);
+            walk(v.target, terms, marks, v.kind === "goto" ? returnEnds : false, depth + 1);
             break;
           }
           case "drop":
@@ -124,8 +145,16 @@ export function liveRules(rs: NftRuleset): LiveRule[] {
             break;
         }
       }
-    };
-    walk(base.name, anyTerms(tableFamily(base.family)), true, 0);
-  }
+    }
+  };
+  walk(base.name, anyTerms(tableFamily(base.family)), false, true, 0);
   return out;
+}
+
+/** Every deciding rule of the nat chains, in the order the kernel evaluates them, with its identity context. */
+export function liveRules(rs: NftRuleset): LiveRule[] {
+  const index = new ChainIndex(rs);
+  const rules = natBaseChains(rs).flatMap((base) => walkBase(index, base));
+  const setters = markSetters(rs, (family, table) => tableRuns(rs, family, table));
+  return orderContext(rules, setters);
 }
