@@ -12,6 +12,8 @@
  *    wall and CPU time of `natnow apply` against `conntrack -D` with the
  *    equivalent filter, a hand-written `conntrack -D` filter, and
  *    `conntrack -F`, with the entries each destroyed.
+ * 4. A blocklist table of 0 to 300k intervals beside fw4 (bench/blocklist.ts):
+ *    bytes read, peak RSS and time of one `natnow apply --dry-run`.
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -20,6 +22,7 @@ import { join } from "node:path";
 import { fixturePath, repoRoot } from "../test/helpers/fixtures.ts";
 import { nowNs, Router, sleep } from "../test/e2e/harness.ts";
 import { natnowArgv } from "../test/helpers/qjs.ts";
+import { blocklistBench, blocklistLines } from "./blocklist.ts";
 
 const SIZES = (process.env.NATNOW_BENCH_SIZES ?? "10000,100000,1000000").split(",").map(Number);
 const AFFECTED = 100;
@@ -293,6 +296,9 @@ async function main(): Promise<number> {
   console.log(`   (${median(starts).toFixed(0)} ms for 'natnow version'). conntrack-tools walks the whole table in userspace for every`);
   console.log("   -L and every -D. A revoke needs the dump (the holds name the clients and must precede the delete) and");
   console.log("   then the delete; a renew's dump is filtered by the kernel to never-replied entries.");
+  console.log();
+  process.stderr.write("blocklist runs...\n");
+  console.log(`${SCENARIOS.length + 2}. ${blocklistLines(blocklistBench()).join("\n")}`);
   return 0;
 }
 

@@ -1,8 +1,10 @@
 /**
  * `natnow daemon`, run by procd. It listens to the bus (`ubus listen`: fw4's
  * include announces every reload, netifd its interfaces) and to the
- * kernel's ruleset (`nft monitor`: any NAT change, whoever makes it), reads
- * both as line streams (never a blocking read), and runs at once on the
+ * kernel's ruleset (`nft monitor`: any NAT change, whoever makes it; only
+ * the chains and sets the last run's nat paths reached, events.ts) and to
+ * its default routes (`ip -o monitor route`: an upstream that moves), reads
+ * them as line streams (never a blocking read), and runs at once on the
  * first event of a burst and once more when the burst is over (events.ts).
  * Each run takes a snapshot of the router and plans the live ruleset
  * against the one it last applied. Its first run after boot (nothing
@@ -16,10 +18,11 @@ import type { Host } from "../host/host.ts";
 import { readPolicy } from "../config/policy.ts";
 import { utf8Encode } from "../base/utf8.ts";
 import { BUS_TIMING, listenOnBus } from "./bus.ts";
-import { Debouncer, describeEvent, nftChange, SETTLE_MS } from "./events.ts";
+import { Debouncer, describeEvent, nftChange, routeChange, SETTLE_MS } from "./events.ts";
 import { tryLock, unlock } from "./lock.ts";
 import { type RunOutcome, runOnce } from "../apply/run.ts";
-import { takeSnapshot } from "../apply/snapshot.ts";
+import { type Snapshot, takeSnapshot } from "../apply/snapshot.ts";
+import type { NatRefs } from "../ruleset/refs.ts";
 import { STATE_FILES } from "../apply/state.ts";
 import { runLogLine } from "../apply/report.ts";
 
@@ -39,10 +42,14 @@ export type SnapshotMode = "apply" | "dry-run" | "pending";
 
 /**
  * Takes the router's snapshot and runs once; null when natnow is switched
- * off. The caller holds the run lock (a dry run or preview changes nothing).
+ * off. `seen` gets the snapshot (the daemon keeps what its nat paths
+ * reach). The caller holds the run lock (a dry run or preview changes nothing).
  */
-export function runFromSnapshot(host: Host, opts: DaemonOptions, trigger: string, mode: SnapshotMode = "apply"): RunOutcome | null {
+export function runFromSnapshot(
+  host: Host, opts: DaemonOptions, trigger: string, mode: SnapshotMode = "apply", seen?: (snap: Snapshot) => void,
+): RunOutcome | null {
   const snap = takeSnapshot(host, { fw4StatePath: opts.fw4StatePath, policyPath: opts.policyPath, router: true });
+  seen?.(snap);
   if (snap.switchOn === false) return null;
   return runOnce(host, {
     snapshot: snap,
@@ -59,12 +66,48 @@ function policyDebounce(host: Host, path: string): number {
   return readPolicy(host.readFile(path)).policy.debounce;
 }
 
+/** A monitor that ends this soon after it started, having printed nothing, failed to start. */
+const FAST_FAIL_MS = 1000;
+
+/**
+ * Follows a monitor (`nft monitor`, `ip -o monitor route`) line by line,
+ * starting it again 2 s after it ends; one that keeps failing at once (a
+ * BusyBox `ip` without `monitor`) is given up after 5 tries, and said.
+ */
+function follow(host: Host, argv: string[], onLine: (line: string) => void): void {
+  const name = argv.filter((a) => !a.startsWith("-")).join(" ");
+  if (host.findProgram(argv[0]) === null) {
+    host.log(`${argv[0]} is not installed; not following ${name}`);
+    return;
+  }
+  let fails = 0;
+  const start = () => {
+    const started = host.now();
+    let heard = false;
+    host.spawnLines(argv, (line) => {
+      heard = true;
+      onLine(line);
+    }, (status) => {
+      fails = !heard && status !== 0 && host.now() - started < FAST_FAIL_MS ? fails + 1 : 0;
+      if (fails >= 5) {
+        host.log(`${name} failed ${fails} times at once (status ${status}); not following it`);
+        return;
+      }
+      host.log(`${name} ended (status ${status}); starting it again in 2 s`);
+      host.setTimeout(start, 2000);
+    });
+  };
+  start();
+}
+
 /** Runs the daemon until the process is stopped. */
 export function startDaemon(host: Host, opts: DaemonOptions): void {
   host.makeDirs(opts.stateDir);
   const listening = `${opts.stateDir}/${STATE_FILES.listening}`;
   host.removeFile(listening);
   const debounceS = opts.debounce ?? policyDebounce(host, opts.policyPath);
+  // what the last run's nat paths reached: ruleset events elsewhere do not wake the daemon (null: all do)
+  let nat: NatRefs | null = null;
   const fire = (triggers: string[]): void => {
     const trigger = triggers.join(", ");
     if (!tryLock(host, opts.stateDir)) {
@@ -73,7 +116,9 @@ export function startDaemon(host: Host, opts: DaemonOptions): void {
       return;
     }
     try {
-      const o = runFromSnapshot(host, opts, trigger);
+      const o = runFromSnapshot(host, opts, trigger, "apply", (snap) => {
+        nat = snap.nat ?? null;
+      });
       if (o) host.log(runLogLine(trigger, o));
     } catch (e) {
       // never die on one run: procd would respawn, but the events of the burst would be lost
@@ -99,17 +144,11 @@ export function startDaemon(host: Host, opts: DaemonOptions): void {
   } else {
     listenOnBus(host, { ...(opts.busTiming ?? BUS_TIMING), onEvent: (e) => debouncer.poke(describeEvent(e)), onListening: setListening });
   }
-  if (host.findProgram("nft") === null) host.log("nft is not installed; not listening to nft monitor");
-  else {
-    const monitor = () => {
-      host.spawnLines(["nft", "monitor"], (line) => {
-        if (nftChange(line)) debouncer.poke("ruleset changed");
-      }, (status) => {
-        host.log(`nft monitor ended (status ${status}); starting it again in 2 s`);
-        host.setTimeout(monitor, 2000);
-      });
-    };
-    monitor();
-  }
+  follow(host, ["nft", "monitor"], (line) => {
+    if (nftChange(line, nat)) debouncer.poke("ruleset changed");
+  });
+  follow(host, ["ip", "-o", "monitor", "route"], (line) => {
+    if (routeChange(line)) debouncer.poke("default route changed");
+  });
   debouncer.poke("start");
 }

@@ -1,10 +1,12 @@
 /**
  * The events the daemon listens to, as `ubus listen` prints them
  * (openwrt/ubus cli.c receive_event: `{ "TYPE": JSON }`, the JSON compact
- * as libubox's blobmsg_format_json writes it), and a debouncer.
+ * as libubox's blobmsg_format_json writes it), which `nft monitor` and
+ * `ip -o monitor route` lines matter, and a debouncer.
  */
 
 import type { Host } from "../host/host.ts";
+import type { NatRefs } from "../ruleset/refs.ts";
 
 /** The event types the daemon listens to. */
 export const EVENT_TYPES = ["natnow.reload", "network.interface"] as const;
@@ -44,14 +46,68 @@ export function describeEvent(e: BusEvent): string {
   return e.type;
 }
 
+/** The verbs `nft monitor` starts a change with. */
+const NFT_VERBS = new Set(["add", "delete", "replace", "flush", "destroy", "insert", "rename"]);
+
 /**
- * Whether an `nft monitor` line is a ruleset change natnow must look at:
- * an object added, deleted or replaced, except in natnow's own hold table
- * (its holds would wake it up again) and the monitor's generation comments.
+ * Whether an `nft monitor` line is a ruleset change natnow must look at.
+ * `nat`: the chains and sets the nat paths reached at the last run
+ * (ruleset/refs.ts); null when unknown (no run yet, or the ruleset could
+ * not be read), and then every change counts. With it, a change counts
+ * when it is to a reached chain (its rules: iptables-nft's too, which are
+ * nft rules of ip/ip6 tables), to a reached set or map (`add element`,
+ * `delete element`, as banIP or a script update one), a new nat base chain
+ * (a new table of NAT), or the deletion of a table holding either. Never
+ * natnow's own hold table (its holds would wake it up again), the
+ * monitor's generation comments, or the tables and sets no nat path names
+ * (a 300k-element blocklist updated every hour).
  */
-export function nftChange(line: string): boolean {
-  if (!/^(add|delete|replace|flush|destroy|insert) /.test(line)) return false;
-  return !/ natnow_hold( |$)/.test(line);
+export function nftChange(line: string, nat: NatRefs | null = null): boolean {
+  // VERB KIND FAMILY TABLE [NAME ...]: add rule inet fw4 dstnat ..., add element ip bltab bl { ... }
+  const [verb, kind, family, table, name] = line.split(" ", 5);
+  if (!NFT_VERBS.has(verb) || kind === undefined) return false;
+  if (table === "natnow_hold") return false;
+  if (nat === null) return true;
+  const key = `${family} ${table} ${name}`;
+  switch (kind) {
+    case "table": {
+      const prefix = `${family} ${table} `;
+      const holds = (keys: Iterable<string>) => [...keys].some((k) => k.startsWith(prefix));
+      return verb !== "add" && (holds(nat.chains) || holds(nat.sets));
+    }
+    case "chain":
+      return nat.chains.has(key) || / \{ type nat hook /.test(line);
+    case "rule":
+      return nat.chains.has(key);
+    case "set":
+    case "map":
+    case "element":
+      return nat.sets.has(key);
+    case "ruleset":
+      return true;
+    default:
+      // flowtables, counters, quotas, ct helpers and timeouts: nothing NAT reads
+      return false;
+  }
+}
+
+/** The destinations that make a device upstream: a default route, and OpenVPN's halves of one (devices.ts). */
+const DEFAULT_DSTS = new Set(["default", "0.0.0.0/0", "::/0", "0.0.0.0/1", "128.0.0.0/1", "::/1", "8000::/1"]);
+
+/** Route types that send nothing out of a device (a unicast route has no type word). */
+const NOT_OUT = new Set(["local", "broadcast", "multicast", "anycast", "unreachable", "blackhole", "prohibit", "throw", "nat"]);
+
+/**
+ * Whether an `ip -o monitor route` line moves an upstream: a default route
+ * (of any table, ECMP or not, or a half of OpenVPN's split default) added,
+ * replaced or deleted (`Deleted default via ...`). iproute2 prints a
+ * replaced route once, as the new one. Other routes and typed ones
+ * (`unreachable default table 8`, table local's) do not.
+ */
+export function routeChange(line: string): boolean {
+  const words = line.replace(/^Deleted /, "").split(" ");
+  if (words[0] === "unicast") words.shift();
+  return !NOT_OUT.has(words[0]) && DEFAULT_DSTS.has(words[0]);
 }
 
 /** When the debouncer fires: `settleMs` after the first event of a quiet spell, `quietMs` of quiet within a burst, `maxMs` at most. */
