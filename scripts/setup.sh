@@ -18,10 +18,13 @@ CACHE=${NATNOW_CACHE:-/var/cache/natnow}
 #  shellcheck           the router's shell scripts (init, include, uci-defaults, rpcd)
 #  gettext chromium     luci-app-natnow's translations (msgfmt) and its page in a real browser
 #  fonts-wqy-microhei  CJK glyphs, so the zh_Hans page's screenshots show its text
+#  libnftnl-dev libmnl-dev  the corpus test's nftnl-upnp.c: a miniupnpd-shaped port mapping
+#                       built from raw libnftnl expressions (test/e2e/corpus.test.ts)
 #  dpkg-dev xz-utils libnetfilter-conntrack-dev libnfnetlink-dev libmnl-dev pkg-config bison flex
 #                       building qjs and conntrack 1.4.8 from Debian trixie's sources
 BUILD_PACKAGES=(gcc make libc6-dev dpkg-dev xz-utils libnetfilter-conntrack-dev libnfnetlink-dev libmnl-dev pkg-config bison flex)
 DEB_PACKAGES=(coreutils nftables conntrack iptables iproute2 iperf3 python3
+  libnftnl-dev libmnl-dev
   qemu-system-x86 busybox-static cpio kmod perl libxtables-dev shellcheck gettext chromium fonts-wqy-microhei "${BUILD_PACKAGES[@]}")
 [ "$demo" = 1 ] && DEB_PACKAGES=(coreutils nftables conntrack iproute2 python3 "${BUILD_PACKAGES[@]}")
 
