@@ -28,7 +28,7 @@ export interface SnapshotSources {
   policyPath: string;
   /** A file with the firewall config, instead of `uci export firewall`. */
   configFile?: string | null;
-  /** Read the router's own tools (ubus, uci) when no file is given. */
+  /** Read the router's own tools (ubus, uci) when no file is given (on OpenWrt only: detectPlatform). */
   router: boolean;
 }
 
@@ -47,6 +47,8 @@ export interface Snapshot {
   warnings: string[];
   /** The chains and sets the nat paths of the live ruleset reach (null: read from a file, or unread). */
   nat?: NatRefs | null;
+  /** The system the snapshot was taken on (only a router snapshot asks; OpenWrt otherwise). */
+  platform?: Platform;
 }
 
 /** What a failed command said: its status and its first line of output. */
@@ -80,6 +82,29 @@ export function switchState(config: Uint8Array): { on: boolean | null; why: stri
   // parse_bool does not know ('enabled', 'On') makes fw4 ignore the
   // section, so natnow's include never runs: off
   return { on: parseBool(value(s, "enabled") ?? "1") === true, why: "", parses: true };
+}
+
+/** Which system natnow runs on: OpenWrt (fw4, uci, ubus, netifd), or plain Linux. */
+export type Platform = "openwrt" | "linux";
+
+/** OpenWrt when /etc/openwrt_release exists or uci is installed; plain Linux otherwise. */
+export function detectPlatform(host: Pick<Host, "exists" | "findProgram">): Platform {
+  return host.exists("/etc/openwrt_release") || host.findProgram("uci") !== null ? "openwrt" : "linux";
+}
+
+/** Why plain Linux has no switch: natnow acts whenever it runs. */
+export const PLAIN_LINUX_SWITCH = "plain Linux: no fw4 include to switch; natnow acts whenever it runs";
+
+/**
+ * The switch as `status` tells it: on OpenWrt the firewall config's include
+ * section (null with why when unknown); on plain Linux there is none, and
+ * natnow is on (no uci to ask, nothing to warn about).
+ */
+export function readSwitch(host: Host): { on: boolean | null; why: string; platform: Platform } {
+  if (detectPlatform(host) === "linux") return { on: true, why: PLAIN_LINUX_SWITCH, platform: "linux" };
+  const fw = exportFirewall(host);
+  const sw = fw.config !== null ? switchState(fw.config) : { on: null, why: `cannot read the firewall config: ${fw.error}` };
+  return { on: sw.on, why: sw.why, platform: "openwrt" };
 }
 
 /** libuci's CLI asked for the firewall config (without -q: see the module comment). */
@@ -133,6 +158,9 @@ export function takeSnapshot(host: Host, src: SnapshotSources): Snapshot {
   const text = (b: Uint8Array | null) => (b === null ? null : utf8Decode(b));
   let error: string | null = null;
   const warnings: string[] = [];
+  // plain Linux has no uci, ubus or fw4: nothing of theirs is read, or missed
+  const platform = src.router ? detectPlatform(host) : "openwrt";
+  const router = src.router && platform === "openwrt";
 
   // the tools' reads are independent: run side by side
   const NFT = NFT_TERSE;
@@ -141,8 +169,8 @@ export function takeSnapshot(host: Host, src: SnapshotSources): Snapshot {
   const IP = [["ip", "-j", "addr"], ["ip", "-j", "-4", "route", "show", "table", "all"], ["ip", "-j", "-6", "route", "show", "table", "all"]];
   const argvs = [...IP];
   if (!src.rulesetFile) argvs.push(NFT);
-  if (!src.interfacesFile && src.router) argvs.push(UBUS);
-  if (!src.configFile && src.router) argvs.push(UCI_EXPORT);
+  if (!src.interfacesFile && router) argvs.push(UBUS);
+  if (!src.configFile && router) argvs.push(UCI_EXPORT);
   const results = host.execAll(argvs);
   const result = (argv: string[]) => results[argvs.indexOf(argv)];
 
@@ -158,10 +186,9 @@ export function takeSnapshot(host: Host, src: SnapshotSources): Snapshot {
     if ("error" in live) error = `cannot read the live ruleset: ${live.error}`;
     else ({ ruleset, nat } = live);
   }
-
   let interfaces: string | null = null;
   if (src.interfacesFile) interfaces = text(file(src.interfacesFile));
-  else if (src.router) {
+  else if (router) {
     const r = result(UBUS);
     if (r.status === 0) interfaces = r.stdout;
     else if (r.status !== 127) warnings.push(`cannot read the interfaces: ${failure(UBUS, r)}`);
@@ -184,7 +211,7 @@ export function takeSnapshot(host: Host, src: SnapshotSources): Snapshot {
   // loads no zones, and the plan holds fw4's table (live.ts configBroken)
   let configBroken: string | null = null;
   if (src.configFile) config = file(src.configFile);
-  else if (src.router) {
+  else if (router) {
     const r = result(UCI_EXPORT);
     const x = firewallConfig(r);
     config = x.config;
@@ -201,7 +228,11 @@ export function takeSnapshot(host: Host, src: SnapshotSources): Snapshot {
       configBroken = s.why;
     }
   }
-  if (switchOn === null && (src.configFile || src.router)) warnings.push(`switch unknown: ${switchWhy}`);
+  if (platform === "linux" && !src.configFile) {
+    switchOn = true;
+    switchWhy = PLAIN_LINUX_SWITCH;
+  }
+  if (switchOn === null && (src.configFile || router)) warnings.push(`switch unknown: ${switchWhy}`);
   return {
     input: {
       ruleset,
@@ -218,5 +249,6 @@ export function takeSnapshot(host: Host, src: SnapshotSources): Snapshot {
     switchWhy,
     warnings,
     nat,
+    platform,
   };
 }

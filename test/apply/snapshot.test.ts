@@ -1,6 +1,6 @@
 /** The snapshot's switch and reasons (src/daemon/snapshot.ts), with a FAKE host whose tools answer as the real ones do. */
 import { describe, expect, it } from "vitest";
-import { readLiveRuleset, switchState, takeSnapshot } from "../../src/apply/snapshot.ts";
+import { detectPlatform, PLAIN_LINUX_SWITCH, readLiveRuleset, readSwitch, switchState, takeSnapshot } from "../../src/apply/snapshot.ts";
 import { readdirSync } from "node:fs";
 import { fixturePath, fixtureText } from "../helpers/fixtures.ts";
 import type { ExecResult, Host } from "../../src/host/host.ts";
@@ -31,14 +31,15 @@ describe("the switch", () => {
   });
 });
 
-/** A host whose tools answer from a table (argv joined by spaces); anything else is not installed. */
-function host(answers: Record<string, ExecResult>): Host {
+/** A host whose tools answer from a table (argv joined by spaces); anything else is not installed. No file but `files`. */
+function host(answers: Record<string, ExecResult>, files: string[] = []): Host {
   const exec = (argv: string[]) => answers[argv.join(" ")] ?? { status: 127, stdout: "", stderr: "" };
   return {
     exec,
     execAll: (argvs: string[][]) => argvs.map(exec),
     findProgram: (p: string) => (Object.keys(answers).some((k) => k.startsWith(`${p} `)) ? `/usr/bin/${p}` : null),
     readFile: () => null,
+    exists: (p: string) => files.includes(p),
   } as unknown as Host;
 }
 const ok = (stdout: string): ExecResult => ({ status: 0, stdout, stderr: "" });
@@ -97,5 +98,41 @@ describe("the live ruleset: the terse listing, and only the sets NAT reads", () 
   });
   it("a listing that is no JSON is an error", () => {
     expect(readLiveRuleset(h, "{")).toEqual({ error: "nft -j -t list ruleset: not valid JSON" });
+  });
+});
+
+describe("plain Linux: nothing of OpenWrt is read, or missed", () => {
+  const base = {
+    "nft -j -t list ruleset": ok('{"nftables":[]}'), "ip -j addr": ok("[]"),
+    "ip -j -4 route show table all": ok("[]"), "ip -j -6 route show table all": ok("[]"),
+  };
+  const src = { fw4StatePath: "/none", policyPath: "/none", router: true };
+  const uciOk = { "uci export firewall": ok("package firewall\n\nconfig include 'natnow'\n\toption enabled '0'\n") };
+  it.each([
+    ["no /etc/openwrt_release, no uci", {}, [], "linux"],
+    ["/etc/openwrt_release (uci missing)", {}, ["/etc/openwrt_release"], "openwrt"],
+    ["uci installed", uciOk, [], "openwrt"],
+  ] as const)("%s: %s", (_n, answers, files, want) => {
+    expect(detectPlatform(host({ ...base, ...answers }, [...files]))).toBe(want);
+  });
+  it("a run on plain Linux warns of nothing and is on; ubus and uci are not even asked", () => {
+    const asked: string[] = [];
+    const h = host(base);
+    const s = takeSnapshot({ ...h, execAll: (a: string[][]) => (asked.push(...a.map((x) => x[0])), h.execAll(a)) } as Host, src);
+    expect(s).toMatchObject({ warnings: [], switchOn: true, switchWhy: PLAIN_LINUX_SWITCH, platform: "linux", error: null });
+    expect(asked.filter((p) => p === "ubus" || p === "uci")).toEqual([]);
+  });
+  it("OpenWrt without uci still says the switch is unknown, and why", () => {
+    const s = takeSnapshot(host(base, ["/etc/openwrt_release"]), src);
+    expect(s.warnings).toEqual(["switch unknown: cannot read the firewall config: uci is not installed"]);
+    expect(s.platform).toBe("openwrt");
+  });
+  it.each([
+    ["plain Linux", host(base), { on: true, why: PLAIN_LINUX_SWITCH, platform: "linux" }],
+    ["OpenWrt, uci missing", host(base, ["/etc/openwrt_release"]),
+      { on: null, why: "cannot read the firewall config: uci is not installed", platform: "openwrt" }],
+    ["OpenWrt, switched off", host({ ...base, ...uciOk }), { on: false, why: "", platform: "openwrt" }],
+  ])("status's switch on %s", (_n, h, want) => {
+    expect(readSwitch(h)).toEqual(want);
   });
 });
