@@ -122,6 +122,26 @@ export class Router {
     this.in("r", "sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1");
     // events for every entry (the default 2 only covers entries made while a listener runs)
     this.in("r", "sysctl", "-qw", "net.netfilter.nf_conntrack_events=1");
+    this.waitAddressesUsable();
+  }
+
+  /**
+   * Waits (at most `ms`) until no namespace has a tentative IPv6 address.
+   * Even a `nodad` address, or one added with accept_dad=0, stays tentative
+   * until the kernel's DAD work runs after its link comes up; a socket bound
+   * to it meanwhile fails with EADDRNOTAVAIL, so its flows never start.
+   * Throws when an address is still tentative (or DAD failed) by then.
+   */
+  waitAddressesUsable(ms = 5000): void {
+    const until = Date.now() + ms;
+    const pending = () => this.names.filter((n) => this.in(n, "ip", "-6", "addr", "show", "tentative").trim() !== "" ||
+      this.in(n, "ip", "-6", "addr", "show", "dadfailed").trim() !== "");
+    let left = pending();
+    while (left.length && Date.now() < until) {
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20); // a short pause between polls
+      left = pending();
+    }
+    if (left.length) throw new Error(`IPv6 addresses still tentative after ${ms} ms in ${left.join(", ")}`);
   }
 
   /** A namespace's full name. */

@@ -72,6 +72,7 @@ describe.skipIf(!canRunNetns)("the kernel as the oracle of the rule evaluator", 
     try {
       for (const a of ["198.19.100.5/24", "198.19.60.7/24"]) r.in("w", "ip", "addr", "add", a, "dev", "eth0");
       for (const a of ["2001:db8:100::5/64", "2001:db8:60::7/64"]) r.in("w", "ip", "addr", "add", a, "dev", "eth0", "nodad");
+      r.waitAddressesUsable(); // the addresses just added are tentative until DAD's work has run
       r.in("w", "ip", "route", "add", "198.18.1.0/24", "via", "198.19.100.2");
       r.in("w", "ip", "-6", "route", "add", "2001:db8:1::/64", "via", "2001:db8:100::2");
       r.in("r", "ip", "route", "add", "default", "via", "198.19.100.1");
