@@ -16,6 +16,8 @@ import { parseUci } from "../uci/parse.ts";
 import { utf8Decode, utf8Encode } from "../base/utf8.ts";
 import { INCLUDE_PATH } from "../base/paths.ts";
 import type { Json } from "../ruleset/nft.ts";
+import type { XtablesText } from "../ruleset/xtables.ts";
+import { readXtables } from "./xtsave.ts";
 import { listingItems, mergeElements, type NatRefs, natReferences, parseSetListing, setKey, setListArgv, setsToRead } from "../ruleset/refs.ts";
 
 /** Where a snapshot reads from (files given on the command line win over the router's own). */
@@ -186,6 +188,14 @@ export function takeSnapshot(host: Host, src: SnapshotSources): Snapshot {
     if ("error" in live) error = `cannot read the live ruleset: ${live.error}`;
     else ({ ruleset, nat } = live);
   }
+  // rules iptables-nft wrote (nft shows their xt without parameters) and iptables-legacy NAT
+  let xtables: XtablesText | null = null;
+  if (!src.rulesetFile && error === null) {
+    const xt = readXtables(host, ruleset);
+    xtables = xt.xtables;
+    warnings.push(...xt.warnings);
+  }
+
   let interfaces: string | null = null;
   if (src.interfacesFile) interfaces = text(file(src.interfacesFile));
   else if (router) {
@@ -242,6 +252,7 @@ export function takeSnapshot(host: Host, src: SnapshotSources): Snapshot {
       policy: file(src.policyPath),
       config,
       configBroken,
+      xtables,
     },
     error,
     live: !src.rulesetFile,

@@ -12,8 +12,9 @@ import { buildModel } from "../firewall/model.ts";
 import type { NatModel } from "../model/nat.ts";
 import { type DeviceGroup, type DeviceFacts, parseKernelView, topology } from "../ruleset/devices.ts";
 import { rulesetModel } from "../ruleset/model.ts";
-import { formatNftJson, natSubset, parseNftJson, RulesetError } from "../ruleset/nft.ts";
+import { formatNftJson, natSubset, type NftRuleset, parseNftJson, RulesetError } from "../ruleset/nft.ts";
 import { liveRules } from "../ruleset/walk.ts";
+import { resolveXtables, type XtablesText } from "../ruleset/xtables.ts";
 import { InputError, parseConfig, type PlanOutcome, planPolicy, readFacts } from "./compute.ts";
 import { bootChanges, plan } from "./plan.ts";
 
@@ -39,6 +40,8 @@ export interface LiveInput {
   boot: boolean;
   /** Plan the pending UCI change (the fw4 model of `config`) instead of the live one. */
   pending: boolean;
+  /** Save outputs for the rules iptables-nft wrote, and iptables-legacy NAT (apply/xtsave.ts); null or absent: none read. */
+  xtables?: XtablesText | null;
 }
 
 /** What a live plan adds to a plan: the ruleset to keep as applied, and the drift. */
@@ -61,6 +64,18 @@ function readModel(text: string, what: string, devices: ReturnType<typeof topolo
     if (e instanceof RulesetError) throw new InputError(`${what}: ${e.message.replace(/^ruleset: /, "")}`);
     throw e;
   }
+}
+
+/**
+ * The ruleset with the xt expressions of iptables-nft's rules read from the
+ * save outputs (ruleset/xtables.ts), before natSubset: what natnow keeps as
+ * applied is the native form. A table left unread is a warning naming it.
+ */
+function resolveXt(rs: NftRuleset, xt: XtablesText | null, warnings: string[]): NftRuleset {
+  if (xt === null) return rs;
+  const r = resolveXtables(rs, xt);
+  warnings.push(...r.errors, ...r.warnings);
+  return r.ruleset;
 }
 
 /** Only the sections fw4 made (its `!fw4:` rules): what the fw4 model can be compared with. */
@@ -93,7 +108,7 @@ export function computeLivePlan(input: LiveInput): LiveOutcome {
     const topo = topology(facts, kernel, groups);
     let rs;
     try {
-      rs = natSubset(parseNftJson(input.ruleset));
+      rs = natSubset(resolveXt(parseNftJson(input.ruleset), input.xtables ?? null, warnings));
     } catch (e) {
       if (e instanceof RulesetError) throw new InputError(e.message);
       throw e;

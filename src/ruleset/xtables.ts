@@ -241,7 +241,8 @@ function readSave(text: string, tool: string): XtSave | string {
 
 /**
  * Replaces the `xt` expressions of the tables iptables-nft owns (family ip
- * and ip6) with native nft JSON, from the save outputs. A table with `xt`
+ * and ip6) that have nat chains with native nft JSON, from the save
+ * outputs. A table with `xt`
  * whose save output is missing, unreadable, incompatible or disagrees with
  * nft stays as it is, with an error naming it.
  */
@@ -250,8 +251,11 @@ export function resolveXtables(rs: NftRuleset, text: XtablesText): XtResolution 
   const replaced = new Map<NftRule, NftRule>();
   for (const family of ["ip", "ip6"] as const) {
     const tool = family === "ip" ? "iptables-nft-save" : "ip6tables-nft-save";
+    // only tables with nat chains concern natnow (the snapshot saves `-t nat`):
+    // Docker's filter rules, say, stay as they are, without an error
+    const natTables = new Set(rs.chains.filter((c) => c.family === family && c.type === "nat").map((c) => c.table));
     const tables = [...new Set(rs.rules.filter((r) => r.family === family && XT_TABLES.indexOf(r.table) >= 0 &&
-      r.expr.some((e) => xtOf(e) !== null)).map((r) => r.table))];
+      natTables.has(r.table) && r.expr.some((e) => xtOf(e) !== null)).map((r) => r.table))];
     if (!tables.length) continue;
     const src = text[family];
     const save = src === null ? `${tool} was not read` : readSave(src, tool);

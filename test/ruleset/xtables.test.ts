@@ -128,6 +128,17 @@ describe("a table where nft and the save output disagree keeps its xt, with an e
     const out = resolveXtables(nft("incompatible"), saves("incompatible"));
     expect(out.errors).toEqual(["ip nat: iptables-nft-save says the table is incompatible (a rule has an expression iptables cannot show); its xtables extensions (DNAT, addrtype, MASQUERADE) stay unread"]);
   });
+  it("a table without nat chains is not natnow's concern: its xt stays, without an error", () => {
+    const rs = nft("docker");
+    const filter: NftRuleset = {
+      ...rs,
+      chains: [...rs.chains, { family: "ip", table: "filter", name: "FORWARD", type: "filter", hook: "forward", prio: 0 }],
+      rules: [...rs.rules, { family: "ip", table: "filter", chain: "FORWARD", handle: 99, comment: null, expr: [{ xt: { type: "match", name: "conntrack" } }] }],
+    };
+    const out = resolveXtables(filter, saves("docker"));
+    expect(out.errors).toEqual([]);
+    expect(out.ruleset.rules.at(-1)).toEqual(filter.rules.at(-1));
+  });
   it("a ruleset without xt needs no save output", () => {
     const rs = nft("many");
     const native = { ...rs, rules: rs.rules.filter((r) => r.table === "native") };
