@@ -18,7 +18,10 @@ export function runLogLine(trigger: string, o: RunOutcome): string {
       (r.result.armed ? `, armed ${r.result.armed}` : "") : "nothing reset";
   const errors = [...r.errors, ...o.stateErrors];
   const warnings = r.warnings ?? [];
+  const unhandled = r.unhandled ?? [];
   return `${trigger}: ${r.changes.length} change(s)${r.changes.length ? ` (${r.changes.join("; ")})` : ""}, ${counts}, ` +
-    `backend ${r.backend ?? "none"}, ${r.durationMs} ms` + (errors.length ? `, errors: ${errors.join("; ")}` : "") +
+    `backend ${r.backend ?? "none"}, ${r.durationMs} ms` +
+    (unhandled.length ? `, UNHANDLED (natnow status; natnow dismiss): ${unhandled.join("; ")}` : "") +
+    (errors.length ? `, errors: ${errors.join("; ")}` : "") +
     (warnings.length ? `, warnings: ${warnings.join("; ")}` : "");
 }

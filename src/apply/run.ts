@@ -13,8 +13,9 @@ import type { BackendChoice } from "../config/policy.ts";
 import { describeSelector } from "../plan/selector.ts";
 import { utf8Decode, utf8Encode } from "../base/utf8.ts";
 import type { Snapshot } from "./snapshot.ts";
-import { addRun, formatRuns, parseRuns, type RunRecord, STATE_FILES } from "./state.ts";
-import { EXIT_INVALID, EXIT_PARTIAL, EXIT_UNAVAILABLE } from "../base/exit.ts";
+import { addRun, formatActed, formatRuns, parseActed, parseRuns, type RunRecord, STATE_FILES } from "./state.ts";
+import { EXIT_INVALID, EXIT_PARTIAL, EXIT_UNAVAILABLE, EXIT_UNHANDLED } from "../base/exit.ts";
+import { changeKey } from "../diff/diff.ts";
 import { formatCounts } from "./report.ts";
 import { routerAddresses } from "../model/nat.ts";
 
@@ -60,6 +61,30 @@ export interface RunOutcome {
 function appliedRuleset(host: Host, stateDir: string): string | null {
   const b = host.readFile(`${stateDir}/${STATE_FILES.applied}`);
   return b === null ? null : utf8Decode(b);
+}
+
+/** A state file's text, or null. */
+function stateText(host: Host, dir: string, name: string): string | null {
+  const b = host.readFile(`${dir}/${name}`);
+  return b === null ? null : utf8Decode(b);
+}
+
+/**
+ * Moves the baseline. A run that left nothing unhandled makes its ruleset
+ * the baseline. One that left a change unhandled keeps the baseline, so
+ * every later run names that change again until a run handles it or the
+ * user dismisses it (`natnow dismiss`); it remembers which changes since
+ * the baseline were acted on, so they are not acted on twice.
+ */
+function keepState(host: Host, dir: string, applied: string, unhandled: boolean, acted: string[]): void {
+  host.makeDirs(dir);
+  if (!unhandled) {
+    host.writeFileAtomic(`${dir}/${STATE_FILES.applied}`, utf8Encode(applied));
+    for (const f of [STATE_FILES.latest, STATE_FILES.acted]) if (host.exists(`${dir}/${f}`)) host.removeFile(`${dir}/${f}`);
+    return;
+  }
+  host.writeFileAtomic(`${dir}/${STATE_FILES.latest}`, utf8Encode(applied));
+  host.writeFileAtomic(`${dir}/${STATE_FILES.acted}`, utf8Encode(formatActed(acted)));
 }
 
 function saveRun(host: Host, dir: string, run: RunRecord): string | null {
@@ -112,7 +137,9 @@ export function runOnce(host: Host, req: RunRequest): RunOutcome {
   }
   const previous = req.previous !== undefined ? req.previous : req.boot ? null : appliedRuleset(host, req.stateDir);
   const boot = !pending && (req.boot || previous === null);
-  const outcome = computeLivePlan({ ...req.snapshot.input, previous, boot, pending });
+  // the acted-on changes count against the stored baseline only
+  const acted = req.previous === undefined && !boot ? parseActed(stateText(host, req.stateDir, STATE_FILES.acted)) : [];
+  const outcome = computeLivePlan({ ...req.snapshot.input, previous, boot, pending, acted });
   if (!outcome.ok) {
     run.errors.push(`invalid input: ${outcome.error}`);
     return finish(EXIT_INVALID, null);
@@ -127,7 +154,7 @@ export function runOnce(host: Host, req: RunRequest): RunOutcome {
   }));
   run.changes = plan.changes.map((c) => c.change.text);
   run.selectors = plan.selectors.length;
-  run.errors.push(...plan.errors);
+  if (plan.unhandled.length) run.unhandled = [...plan.unhandled];
   const detection = pickBackend(availability(host, policy.procfsCollateral), req.backend ?? policy.backend);
   run.backend = detection.backend;
   run.reason = detection.reason;
@@ -135,6 +162,7 @@ export function runOnce(host: Host, req: RunRequest): RunOutcome {
     `${plan.changes.length} change(s), ${plan.selectors.length} selector(s)`;
   lines.push(detection.backend ? `${head}, backend ${detection.backend} (${detection.reason})` : head);
   for (const c of plan.changes) lines.push(`  ${c.change.text}${c.note ? ` (${c.note})` : ""}`);
+  for (const u of plan.unhandled) lines.push(`UNHANDLED: ${u}`);
 
   let result: BackendResult | null = null;
   let code = 0;
@@ -154,12 +182,14 @@ export function runOnce(host: Host, req: RunRequest): RunOutcome {
   }
   for (const d of run.drift) lines.push(`drift: ${d}`);
   if (!dryRun && code === 0 && outcome.extra) {
+    const done = plan.changes.filter((c) => c.unhandled === null).map((c) => changeKey(c.change));
     try {
-      host.makeDirs(req.stateDir);
-      host.writeFileAtomic(`${req.stateDir}/${STATE_FILES.applied}`, utf8Encode(outcome.extra.applied));
+      keepState(host, req.stateDir, outcome.extra.applied, plan.unhandled.length > 0, [...acted, ...done]);
     } catch (e) {
       stateErrors.push(`cannot keep the applied ruleset in ${req.stateDir}: ${(e as Error).message}`);
     }
   }
+  // a change not acted on is a result of its own (after failures, which say more)
+  if (code === 0 && plan.unhandled.length) code = EXIT_UNHANDLED;
   return finish(code, result);
 }

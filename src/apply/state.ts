@@ -8,7 +8,12 @@ import type { BackendResult } from "../backend/result.ts";
 
 /** File names inside the state directory: the nat part of the ruleset last applied, the runs. */
 export const STATE_FILES = {
+  /** The baseline: the nat part of the ruleset of the last run that left nothing unhandled. */
   applied: "applied.ruleset.json",
+  /** While a change is unhandled: the nat part of the newest run's ruleset (what `natnow dismiss` makes the baseline). */
+  latest: "latest.ruleset.json",
+  /** While a change is unhandled: the keys of the changes since the baseline that runs have acted on. */
+  acted: "acted.json",
   runs: "runs.json",
   /** The daemon's pid while it hears the bus (daemon.ts); fw4's include reads it. */
   listening: "listening",
@@ -41,6 +46,25 @@ export interface RunRecord {
   drift?: string[];
   /** Facts the run went on without. */
   warnings?: string[];
+  /** The changes (or parts of them) the run could not act on, with the reason: `change: reason`. */
+  unhandled?: string[];
+}
+
+/** The keys of acted-on changes in acted.json; anything unreadable is none (they are acted on again, which is harmless). */
+export function parseActed(text: string | null): string[] {
+  if (text === null) return [];
+  try {
+    const v: unknown = JSON.parse(text);
+    const keys = typeof v === "object" && v !== null ? (v as { keys?: unknown }).keys : null;
+    return Array.isArray(keys) ? keys.filter((k): k is string => typeof k === "string") : [];
+  } catch {
+    return [];
+  }
+}
+
+/** acted.json's text. */
+export function formatActed(keys: readonly string[]): string {
+  return JSON.stringify({ version: 1, keys: [...new Set(keys)] }) + "\n";
 }
 
 /** Parses runs.json; anything unreadable gives no runs (and never a failure). */

@@ -3,6 +3,9 @@
 /** The backend reported errors or failed deletes. */
 export const EXIT_PARTIAL = 1;
 
+/** A NAT change natnow could not act on (named in the run record); the rest was done. */
+export const EXIT_UNHANDLED = 3;
+
 /** Invalid input: nothing was reset. */
 export const EXIT_INVALID = 2;
 

@@ -77,6 +77,7 @@ export function applyCommand(host: Host, argv: string[]): number {
     out(host, o.lines.join("\n") + "\n");
   }
   const errors = o.code === EXIT_INVALID ? [o.run.errors[0].replace(/^invalid input: /, "invalid input, nothing reset: ")] : o.run.errors;
+  for (const u of o.run.unhandled ?? []) err(host, `natnow: unhandled: ${u}\n`);
   for (const e of [...errors, ...o.stateErrors]) err(host, `natnow: ${e}\n`);
   return o.code;
 }

@@ -62,9 +62,9 @@ function formatPlan(r: PlanResult): string {
     if (pc.note) lines.push(`    (${pc.note})`);
   }
   if (!p.changes.length) lines.push("  no NAT change");
-  if (p.errors.length) {
-    lines.push("errors:");
-    for (const e of p.errors) lines.push(`  ${e}`);
+  if (p.unhandled.length) {
+    lines.push("unhandled:");
+    for (const e of p.unhandled) lines.push(`  ${e}`);
   }
   const warnings = [...r.fw4Warnings, ...r.policyWarnings];
   if (warnings.length) {
@@ -84,10 +84,11 @@ function planJson(r: PlanResult): unknown {
       name: pc.change.name,
       text: pc.change.text,
       note: pc.note,
+      unhandled: pc.unhandled,
       selectors: pc.selectors.length,
     })),
     selectors: r.plan.selectors,
-    errors: r.plan.errors,
+    unhandled: r.plan.unhandled,
     warnings: { fw4: r.fw4Warnings, policy: r.policyWarnings },
     policy: r.policy,
   };

@@ -5,6 +5,7 @@ import { utf8Decode } from "../base/utf8.ts";
 import { UsageError } from "./args.ts";
 import { err, out } from "./output.ts";
 import { APPLY_USAGE, applyCommand } from "./apply.ts";
+import { DISMISS_USAGE, dismissCommand } from "./dismiss.ts";
 import { DAEMON_USAGE, daemonCommand } from "./daemon.ts";
 import { RUN_USAGE, runCommand } from "./runcmd.ts";
 import { PLAN_USAGE, planCommand } from "./plan.ts";
@@ -19,6 +20,7 @@ const USAGE = `usage:
   ${PLAN_USAGE}
   ${APPLY_USAGE}
   ${STATUS_USAGE}
+  ${DISMISS_USAGE}
   ${RUN_USAGE}
   ${DAEMON_USAGE}
   ${UCI_USAGE}
@@ -87,6 +89,8 @@ function dispatch(host: Host, argv: string[]): number | null {
         return applyCommand(host, rest);
       case "status":
         return statusCommand(host, rest);
+      case "dismiss":
+        return dismissCommand(host, rest);
       case "run":
         return runCommand(host, rest);
       case "daemon":

@@ -47,6 +47,7 @@ export function runCommand(host: Host, argv: string[]): number {
     out(host, JSON.stringify({ ...o.run, planned: o.planned, commands: o.result?.commands ?? [] }, null, 2) + "\n");
   }
   else out(host, o.lines.join("\n") + "\n");
+  for (const u of o.run.unhandled ?? []) err(host, `natnow: unhandled: ${u}\n`);
   for (const e of [...o.run.errors, ...o.stateErrors]) err(host, `natnow: ${e}\n`);
   if (!dryRun) host.log(runLogLine("run", o));
   return o.code;

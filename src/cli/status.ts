@@ -31,13 +31,14 @@ export function formatRun(r: RunRecord): string {
   const when = new Date(r.time).toISOString().replace("T", " ").slice(0, 19);
   const counts = r.result ? formatCounts(r.result) : "nothing reset";
   const lines = [
-    `  ${when} UTC  ${r.trigger}${r.dryRun ? " (dry run)" : ""}  ${r.ok ? "ok" : "FAILED"}  ` +
+    `  ${when} UTC  ${r.trigger}${r.dryRun ? " (dry run)" : ""}  ${r.ok ? "ok" : r.errors.length || !r.unhandled?.length ? "FAILED" : "UNHANDLED"}  ` +
     `${r.backend ?? "no backend"}  ${r.changes.length} change(s)  ${counts}  ${r.durationMs} ms`,
   ];
   for (const c of r.changes) {
     const n = r.result?.byChange?.find((x) => x.change === c);
     lines.push(`      ${c}${n ? `: ${changeCounts(n)}` : ""}`);
   }
+  for (const u of r.unhandled ?? []) lines.push(`      unhandled: ${u}`);
   for (const e of r.errors) lines.push(`      error: ${e}`);
   for (const d of r.drift ?? []) lines.push(`      drift: ${d}`);
   for (const w of r.warnings ?? []) lines.push(`      warning: ${w}`);
@@ -66,10 +67,13 @@ export function statusCommand(host: Host, argv: string[]): number {
   const runsText = host.readFile(`${dir}/${STATE_FILES.runs}`);
   const runs = parseRuns(runsText === null ? null : utf8Decode(runsText));
   const daemon = listeningDaemon(host, dir);
+  // what the newest real run could not act on stays named until handled or dismissed
+  const newest = runs.find((r) => !r.dryRun);
+  const unhandled = newest?.unhandled ?? [];
   if (options["--json"]) {
     out(host, JSON.stringify({
       enabled, switchWhy: sw.why, daemon, backend: detection.backend, reason: detection.reason, setting: policy.backend, available: avail,
-      kmod, runs, warnings: policyNote ? [policyNote, ...warnings] : warnings,
+      kmod, unhandled, runs, warnings: policyNote ? [policyNote, ...warnings] : warnings,
     }, null, 2) + "\n");
     return 0;
   }
@@ -87,6 +91,10 @@ export function statusCommand(host: Host, argv: string[]): number {
     );
   }
   for (const w of policyNote ? [policyNote, ...warnings] : warnings) lines.push(`warning: ${w}`);
+  if (unhandled.length) {
+    lines.push(`UNHANDLED: ${unhandled.length} NAT change(s) natnow could not act on (shown until a run handles them, or 'natnow dismiss'):`);
+    for (const u of unhandled) lines.push(`  ${u}`);
+  }
   lines.push(runs.length ? `last runs (newest first):` : "no run recorded yet");
   for (const r of runs) lines.push(formatRun(r));
   out(host, lines.join("\n") + "\n");

@@ -16,6 +16,11 @@ export interface Policy {
   revoke: boolean;
   /** Also reset established (replied) flows under added rules. */
   established: boolean;
+  /**
+   * An added or changed rule natnow cannot bound: renew every never-replied
+   * flow its readable part allows (renewing costs such a flow nothing).
+   */
+  fallback: boolean;
   /** Redirect and nat section names natnow leaves alone. */
   exclude: string[];
   /** Seconds to wait for a burst of reloads to settle. */
@@ -32,6 +37,7 @@ export const DEFAULT_POLICY: Policy = {
   renew: true,
   revoke: true,
   established: false,
+  fallback: true,
   exclude: [],
   debounce: 2,
   backend: "auto",
@@ -64,7 +70,7 @@ function parsePolicy(pkg: UciPackage | null): PolicyResult {
       bad("must not be a list");
       return null;
     };
-    const boolOpt = (key: "renew" | "revoke" | "established" | "procfsCollateral") => {
+    const boolOpt = (key: "renew" | "revoke" | "established" | "fallback" | "procfsCollateral") => {
       const x = one();
       if (x === null) return;
       const b = parseBool(x);
@@ -75,6 +81,7 @@ function parsePolicy(pkg: UciPackage | null): PolicyResult {
       case "renew":
       case "revoke":
       case "established":
+      case "fallback":
         boolOpt(o.name);
         break;
       case "procfs_collateral":

@@ -211,3 +211,18 @@ export function diff(before: NatModel, after: NatModel): Change[] {
     return [{ ...c, removed, added }];
   });
 }
+
+/** FNV-1a over a string's UTF-16 units, as 8 hex digits. */
+function fnv1a(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h.toString(16).padStart(8, "0");
+}
+
+/** A change's identity across runs: its words and a hash of the rules it removes and adds. */
+export function changeKey(c: Change): string {
+  return `${fnv1a(JSON.stringify([c.kind, c.subject, c.name, c.removed, c.added]))} ${c.text}`;
+}

@@ -87,10 +87,12 @@ export function parseNat(ctx: ModelContext, s: UciSection): void {
     const has6 = sip[6].length || dip[6].length || rip[6].length;
     if (fam === null) fam = has4 && !has6 ? 4 : has6 && !has4 ? 6 : 4;
     const push = (f: 0 | 4 | 6, sg: Group | null, dg: Group | null, raddr: AddrList | null) => {
-      rules.push(natRule({
+      const r = natRule({
         label: name, hook: "srcnat", action: target === "snat" ? "snat" : target === "accept" ? "accept" : "masquerade",
         family: f, proto, zone, sg, dg, sport, dport, raddr, rport, unbounded,
-      }));
+      });
+      // what natnow cannot match by is still part of the rule: another mark is a changed rule
+      rules.push(unbounded ? { ...r, opaque: JSON.stringify([o.device ?? null, o.mark ?? null]) } : r);
     };
     if (!fam && !has4 && !has6) push(0, null, null, null);
     else {

@@ -101,10 +101,12 @@ export function parseRedirect(ctx: ModelContext, s: UciSection): void {
     zone: string | null, label: string,
   ) => {
     const action: NatAction = kind === "dnat" && !(raddr && raddr.length) ? "redirect" : kind;
-    rules.push(natRule({
-      label, hook: kind === "dnat" ? "dstnat" : "srcnat", action, family, proto, zone, sg, dg,
-      sport, dport, raddr, rport, unbounded: label === name ? unbounded : reflectionUnbounded,
-    }));
+    const u = label === name ? unbounded : reflectionUnbounded;
+    const r = natRule({
+      label, hook: kind === "dnat" ? "dstnat" : "srcnat", action, family, proto, zone, sg, dg, sport, dport, raddr, rport, unbounded: u,
+    });
+    // what natnow cannot match by is still part of the rule: a new MAC is a changed rule
+    rules.push(u ? { ...r, opaque: JSON.stringify(label === name ? [o.ipset ?? null, o.src_mac ?? null, o.mark ?? null] : [o.mark ?? null]) } : r);
   };
 
   for (const proto of (o.proto as ProtoValue[] | undefined) ?? []) {

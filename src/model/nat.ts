@@ -31,7 +31,7 @@ export interface NatRule {
   toPort: PortRange | null;
   /** Why conntrack fields cannot describe the rule's flows exactly, if so. */
   unbounded: string | null;
-  /** An unbounded live rule's expressions, so that a change in what natnow cannot read is still a change. */
+  /** What natnow cannot match an unbounded rule by (a live rule's expressions, a section's MAC or mark): a change there is still a change. */
   opaque?: string;
   /** A live srcnat rule's `ct status dnat` (true) or `ct status & dnat == 0` (false). */
   dnatStatus?: boolean;

@@ -42,6 +42,14 @@ export interface LiveInput {
   pending: boolean;
   /** Save outputs for the rules iptables-nft wrote, and iptables-legacy NAT (apply/xtsave.ts); null or absent: none read. */
   xtables?: XtablesText | null;
+  /**
+   * Why `/etc/config/firewall` does not parse, if so (OpenWrt). fw4 then
+   * loads a ruleset without the config's zones and forwards: that is a
+   * broken config, not a NAT change, so fw4's table is held at the previous.
+   */
+  configBroken?: string | null;
+  /** Keys of the changes since the baseline that earlier runs acted on (while one is unhandled). */
+  acted?: readonly string[];
 }
 
 /** What a live plan adds to a plan: the ruleset to keep as applied, and the drift. */
@@ -52,6 +60,22 @@ export interface LiveExtra {
   drift: string[];
   /** Facts natnow could not read (it went on without them). */
   warnings: string[];
+  /** Whether fw4's table was held at the previous ruleset (the config does not parse). */
+  held: boolean;
+}
+
+/** fw4's table: what a firewall config that does not parse empties. */
+const FW4_TABLE = { family: "inet", table: "fw4" };
+
+/** `rs` with fw4's table (chains, rules, sets) as `previous` has it. */
+function holdFw4(rs: NftRuleset, previous: NftRuleset): NftRuleset {
+  const mine = (o: { family: string; table: string }) => o.family === FW4_TABLE.family && o.table === FW4_TABLE.table;
+  return {
+    ...rs,
+    chains: [...rs.chains.filter((c) => !mine(c)), ...previous.chains.filter(mine)],
+    rules: [...rs.rules.filter((r) => !mine(r)), ...previous.rules.filter(mine)],
+    sets: [...rs.sets.filter((s) => !mine(s)), ...previous.sets.filter(mine)],
+  };
 }
 
 /** A live plan, or why the input is invalid. */
@@ -106,12 +130,21 @@ export function computeLivePlan(input: LiveInput): LiveOutcome {
     if (input.pending && !uciModel) throw new InputError("config: has no 'zone' section; nothing to preview");
     const groups: DeviceGroup[] = (uciModel?.zones ?? []).map((z) => ({ name: z.name, devices: z.devices, upstream: z.upstream }));
     const topo = topology(facts, kernel, groups);
-    let rs;
+    let rs: NftRuleset;
+    let prev: NftRuleset | null = null;
     try {
       rs = natSubset(resolveXt(parseNftJson(input.ruleset), input.xtables ?? null, warnings));
+      if (input.configBroken && input.previous !== null && !input.boot && !input.pending) prev = natSubset(parseNftJson(input.previous));
     } catch (e) {
       if (e instanceof RulesetError) throw new InputError(e.message);
       throw e;
+    }
+    let held = false;
+    if (prev !== null) {
+      // the last good fw4 rules stay the baseline until the config is mended
+      rs = holdFw4(rs, prev);
+      held = true;
+      warnings.push(`the firewall config does not parse (${input.configBroken}): fw4's NAT is held at the last good ruleset, nothing it dropped is revoked`);
     }
     const applied = formatNftJson(rs);
     const live = rulesetModel(liveRules(rs), topo);
@@ -138,13 +171,13 @@ export function computeLivePlan(input: LiveInput): LiveOutcome {
       after = live;
       changes = bootChanges(live);
     }
-    const p = plan(changes, { before, after }, pol.policy, input.boot && !input.pending);
+    const p = plan(changes, { before, after }, pol.policy, input.boot && !input.pending, new Set(input.acted ?? []));
     return {
       ok: true,
       result: {
         plan: p, changes, policy: pol.policy, fw4Warnings: uciModel?.warnings ?? [], policyWarnings: pol.warnings, model: after,
       },
-      extra: { applied, drift, warnings },
+      extra: { applied, drift, warnings, held },
     };
   } catch (e) {
     if (e instanceof InputError) return { ok: false, error: e.message };

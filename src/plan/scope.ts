@@ -180,6 +180,28 @@ export function asFlowMatch(m: Match): FlowMatch {
   return { ...m, replyDst: ANY_ADDR, replyDport: ANY_PORT, snat: null, replied: null };
 }
 
+/**
+ * The flows a rule's readable part applies to: a superset of its flows
+ * when natnow cannot read it whole (the readers keep every match they read),
+ * widened to any zone, then any protocol, where those cannot be bounded.
+ */
+export function readableMatch(rule: NatRule, scopes: Scopes): Match[] {
+  const tries: NatRule[] = [
+    { ...rule, unbounded: null },
+    { ...rule, unbounded: null, zone: null },
+    { ...rule, unbounded: null, zone: null, proto: null, sport: ANY_PORT, dport: ANY_PORT },
+  ];
+  for (const r of tries) {
+    try {
+      return ruleMatch(r, scopes);
+    } catch (e) {
+      if (!(e instanceof Unbounded)) throw e;
+    }
+  }
+  // the address matches themselves are not prefixes: the rule's family is all there is
+  return ruleMatch({ ...tries[2], src: ANY_ADDR, dst: ANY_ADDR }, scopes);
+}
+
 /** The flows a rule applies to, per family; [] when it applies to none. */
 export function ruleMatch(rule: NatRule, scopes: Scopes): Match[] {
   if (rule.unbounded) throw new Unbounded(`${rule.label}: ${rule.unbounded}`);

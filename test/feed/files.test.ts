@@ -100,8 +100,8 @@ describe("the fw4 include", () => {
 describe("the rpcd plugin (rpcd's exec protocol)", () => {
   const plugin = (args: string[], input = "") =>
     spawnSync("busybox", ["sh", join(FILES, "natnow.rpcd"), ...args], { input, encoding: "utf8", env: { ...process.env, NATNOW_BIN: natnowBin() } });
-  it("list names the three methods", () => {
-    expect(JSON.parse(plugin(["list"]).stdout)).toEqual({ status: {}, plan: {}, apply: {} });
+  it("list names the four methods", () => {
+    expect(JSON.parse(plugin(["list"]).stdout)).toEqual({ status: {}, plan: {}, apply: {}, dismiss: {} });
   });
   it("call status answers a JSON object from natnow status", () => {
     const r = plugin(["call", "status"], "{}");
@@ -113,12 +113,17 @@ describe("the rpcd plugin (rpcd's exec protocol)", () => {
   it("an unknown method is an error object", () => {
     expect(JSON.parse(plugin(["call", "bogus"], "{}").stdout)).toEqual({ ok: false, error: "unknown method" });
   });
-  it("the ACL grants status and plan to read, apply to write, nothing else", () => {
+  it("call dismiss answers a JSON object from natnow dismiss", () => {
+    const r = plugin(["call", "dismiss"], "{}");
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ ok: expect.any(Boolean) });
+  });
+  it("the ACL grants status and plan to read, apply and dismiss to write, nothing else", () => {
     expect(JSON.parse(readFileSync(join(FILES, "natnow.acl.json"), "utf8"))).toEqual({
       natnow: {
         description: expect.any(String),
         read: { ubus: { natnow: ["status", "plan"] } },
-        write: { ubus: { natnow: ["apply"] } },
+        write: { ubus: { natnow: ["apply", "dismiss"] } },
       },
     });
   });

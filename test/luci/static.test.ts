@@ -112,12 +112,12 @@ describe("menu and ACL", () => {
     });
     const loaded = calls("uci.load").map((c) => literal(c.arguments[0]));
     const maps = [...source.matchAll(/new form\.Map\('([a-z]+)'/g)].map((m) => m[1]);
-    expect(rpcs.sort()).toEqual(["natnow.apply", "natnow.plan", "natnow.status"]);
+    expect(rpcs.sort()).toEqual(["natnow.apply", "natnow.dismiss", "natnow.plan", "natnow.status"]);
     expect(acl).toEqual({
       "luci-app-natnow": {
         description: expect.any(String),
         read: { uci: [...new Set(loaded)].sort().reverse(), ubus: { natnow: ["status", "plan"] } },
-        write: { uci: [...new Set(maps)].sort().reverse(), ubus: { natnow: ["apply"] } },
+        write: { uci: [...new Set(maps)].sort().reverse(), ubus: { natnow: ["apply", "dismiss"] } },
       },
     });
   });

@@ -131,34 +131,58 @@ describe("plan: boot", () => {
   });
 });
 
-describe("plan: what cannot be bounded gives an error and no selector", () => {
-  it("a forward whose port becomes invalid is skipped by fw4, not revoked", () => {
+describe("plan: what cannot be bounded is acted on through its readable part, or named unhandled", () => {
+  it("a forward whose port becomes invalid is skipped by fw4, not revoked: unhandled", () => {
     const broken = B.replace("option src_dport '5060'", "option src_dport '50x60'");
     const p = planOf(B, broken);
     expect(p.plan.selectors).toEqual([]);
-    expect(p.plan.errors).toEqual([
+    expect(p.plan.unhandled).toEqual([
       "redirect 'SIP' is skipped by fw4 (skipped due to invalid options); its flows are left alone",
     ]);
+    expect(p.plan.changes.map((c) => c.status)).toEqual(["unhandled"]);
   });
   it("a forward switched off with enabled '0' is revoked", () => {
     const off = B.replace("option dest_port '5060'", "option dest_port '5060'\n\toption enabled '0'");
     expect(off).not.toBe(B);
     expect(lines(B, off).length).toBe(3);
   });
-  it("no runtime facts: zones cannot be scoped", () => {
-    const p = planOf(A, B, { facts: "none" });
-    expect(p.plan.selectors).toEqual([]);
-    expect(p.plan.errors).toEqual([
-      "redirect 'SIP' added: zone 'wan': network 'wan', 'wan6' unknown to the runtime facts",
-    ]);
+  it.each([
+    ["added, no runtime facts: every never-replied flow of its protocol and port is renewed", A, B,
+      ["renew ipv4 udp dport 5060 unreplied"], "fallback: every never-replied flow it may concern is renewed (zone 'wan': network 'wan', 'wan6' unknown to the runtime facts)"],
+    ["removed, no runtime facts: revoked by its target, the zone left out", B, A,
+      ["revoke ipv4 udp dport 5060 reply-src 198.18.1.20 reply-sport 5060 dnat"], "revoked by its target within what natnow reads of it (zone 'wan': network 'wan', 'wan6' unknown to the runtime facts)"],
+  ])("%s", (_n, before, after, want, note) => {
+    const p = planOf(before, after, { facts: "none" });
+    expect(lines(before, after, { facts: "none" })).toEqual(want);
+    expect(p.plan.unhandled).toEqual([]);
+    expect(p.plan.changes.map((c) => c.note)).toEqual([note]);
   });
-  it("a MAC-restricted forward cannot be expressed in conntrack", () => {
-    const mac = B.replace("option dest_port '5060'", "option dest_port '5060'\n\toption src_mac '00:11:22:33:44:55'");
+  const mac = B.replace("option dest_port '5060'", "option dest_port '5060'\n\toption src_mac '00:11:22:33:44:55'");
+  it("a MAC-restricted forward added: its readable part (no MAC) is renewed, reflection exact", () => {
     expect(mac).not.toBe(B);
-    const p = planOf(A, mac);
+    expect(lines(A, mac)).toEqual(lines(A, B));
+    expect(planOf(A, mac).plan.changes[0].note).toBe("fallback: every never-replied flow it may concern is renewed (SIP: matches MAC addresses)");
+  });
+  it("the fallback switched off: the change is unhandled and nothing renewed", () => {
+    const p = planOf(A, mac, { policy: "config natnow 'main'\n\toption fallback '0'\n" });
+    expect(p.plan.unhandled).toEqual(["redirect 'SIP' added: SIP: matches MAC addresses (the policy's fallback is off)"]);
     expect(p.plan.selectors).toEqual([]);
-    // fw4 does not carry src_mac into the reflection rules; the main rule cannot be bounded
-    expect(p.plan.errors).toEqual(["redirect 'SIP' added: SIP: matches MAC addresses"]);
+  });
+  it("established flows under a rule natnow cannot bound are not reset: that part is unhandled", () => {
+    const p = planOf(A, mac, { policy: "config natnow 'main'\n\toption established '1'\n" });
+    expect(p.plan.selectors.filter((s) => s.action === "renew").length).toBe(3);
+    expect(p.plan.unhandled).toEqual(["redirect 'SIP' added: established flows under it were not reset (SIP: matches MAC addresses)"]);
+  });
+  it("a MAC-restricted forward removed: revoked by its target, kept where a current rule translates alike", () => {
+    expect(lines(mac, A)).toEqual(lines(B, A));
+    const moved = mac.replace("option src_mac '00:11:22:33:44:55'", "option src_mac '00:11:22:33:44:66'");
+    // the same target under another MAC: the removed rule's flows may be the new one's, so they are kept
+    const p = planOf(mac, moved);
+    expect(p.plan.selectors.filter((s) => s.action === "revoke").every((s) => s.keep.length > 0)).toBe(true);
+    // and what was kept for that reason is named
+    expect(p.plan.unhandled).toEqual([
+      "redirect 'SIP' changed: src_mac 00:11:22:33:44:55→00:11:22:33:44:66: flows 'SIP' may translate alike were kept (SIP: matches MAC addresses)",
+    ]);
   });
   it("fw4 state alone (no default routes) still scopes a masquerading wan", () => {
     expect(lines(A, B, { facts: "state" })).toEqual(lines(A, B));

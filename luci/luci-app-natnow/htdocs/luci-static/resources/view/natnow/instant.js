@@ -13,6 +13,7 @@ var INCLUDE_PATH = '/usr/share/natnow/fw4.include';
 var callStatus = rpc.declare({ object: 'natnow', method: 'status' });
 var callPlan = rpc.declare({ object: 'natnow', method: 'plan' });
 var callApply = rpc.declare({ object: 'natnow', method: 'apply' });
+var callDismiss = rpc.declare({ object: 'natnow', method: 'dismiss' });
 
 function statusText(code) {
 	switch (code) {
@@ -108,7 +109,7 @@ function runDetails(r) {
 			var n = byChange.filter(function(x) { return x.change == c; })[0];
 			return E('li', {}, [ c, ': ', n ? changeCounts(n) : _('no flow') ]);
 		})) : E('p', {}, _('No NAT change.')),
-		errorList(r.errors.concat(r.warnings || [], (r.drift || []).map(function(d) { return _('drift: %s').format(d); }))),
+		errorList(unhandledList(r).concat(r.errors, r.warnings || [], (r.drift || []).map(function(d) { return _('drift: %s').format(d); }))),
 		closeButton()
 	]);
 }
@@ -122,7 +123,7 @@ function renderRuns(runs) {
 		E('tr', { 'class': 'tr table-titles' }, titles.map(function(t, i) { return E('th', { 'class': 'th' }, i < 6 ? t : ''); }))
 	].concat(runs.map(function(r) {
 		/* what a run could not read (libuci's parse error, ubusd gone) is shown with its errors */
-		var problems = r.errors.concat(r.warnings || []);
+		var problems = unhandledList(r).concat(r.errors, r.warnings || []);
 		var cells = [
 			new Date(r.time).toLocaleString(),
 			r.trigger,
@@ -150,7 +151,23 @@ function renderError(text) {
 	return E('div', { 'class': 'alert-message warning natnow-unavailable' }, text);
 }
 
-function renderStatus(st) {
+/* what a run could not act on, each in words */
+function unhandledList(r) {
+	return (r.unhandled || []).map(function(u) { return _('not acted on: %s').format(u); });
+}
+
+/* the NAT changes natnow could not act on: shown until a run handles them or the user dismisses them */
+function renderUnhandled(st, view) {
+	if (!st.unhandled || !st.unhandled.length)
+		return '';
+	return E('div', { 'class': 'alert-message warning natnow-unhandled' }, [
+		E('p', {}, _('natnow could not act on these NAT changes; connections they concern may keep their old NAT:')),
+		E('ul', {}, st.unhandled.map(function(u) { return E('li', {}, u); })),
+		E('button', { 'class': 'btn cbi-button natnow-dismiss', 'click': ui.createHandlerFn(view, 'handleDismiss') }, _('Dismiss'))
+	]);
+}
+
+function renderStatus(st, view) {
 	if (st == null || typeof st.available != 'object' || !Array.isArray(st.runs))
 		return renderError(_('natnow answered without its status.'));
 
@@ -160,6 +177,7 @@ function renderStatus(st) {
 	var last = st.runs.filter(function(r) { return !r.dryRun; })[0];
 
 	return E('div', { 'class': 'natnow-status' }, [
+		renderUnhandled(st, view),
 		E('p', {}, [ E('strong', {}, _('Switch')), ': ', enabled ]),
 		E('p', {}, [ E('strong', {}, _('Daemon')), ': ', daemon ]),
 		E('p', { 'class': 'natnow-last' }, [ E('strong', {}, _('Last acted')), ': ',
@@ -224,7 +242,7 @@ return view.extend({
 
 	handlePreview: function() {
 		return ask(callPlan).then(function(p) {
-			ui.showModal(_('Preview'), [ describePlan(p), errorList(p.errors), closeButton() ]);
+			ui.showModal(_('Preview'), [ describePlan(p), errorList(unhandledList(p).concat(p.errors || [])), closeButton() ]);
 		}).catch(function(e) {
 			ui.addNotification(null, E('p', {}, _('Preview failed: %s').format(firstLine(e))), 'danger');
 		});
@@ -249,13 +267,24 @@ return view.extend({
 		var self = this;
 		this.applying = ask(callApply).then(function(r) {
 			var text = r.off ? _('Instant NAT is switched off.') : _('Done: %s in %d ms.').format(counts(r), r.durationMs);
-			ui.showModal(_('Reset now'), [ E('p', { 'class': 'natnow-result' }, text), errorList(r.errors), closeButton() ]);
+			ui.showModal(_('Reset now'), [ E('p', { 'class': 'natnow-result' }, text), errorList(unhandledList(r).concat(r.errors || [])), closeButton() ]);
 		}).catch(function(e) {
 			ui.showModal(_('Reset now'), [ E('p', { 'class': 'natnow-result' }, _('Reset failed: %s').format(firstLine(e))), closeButton() ]);
 		}).finally(function() {
 			self.applying = null;
 		});
 		return this.applying;
+	},
+
+	/* the user has seen what natnow could not act on: the newest ruleset becomes the baseline */
+	handleDismiss: function(ev) {
+		var box = ev && ev.target ? ev.target.closest('.natnow-unhandled') : null;
+		return ask(callDismiss).then(function() {
+			if (box)
+				dom.content(box, E('p', {}, _('Dismissed.')));
+		}).catch(function(e) {
+			ui.addNotification(null, E('p', {}, _('Dismiss failed: %s').format(firstLine(e))), 'danger');
+		});
 	},
 
 	/* the switch's include section is missing: add it as natnow's uci-defaults does; Save & Apply writes it */
@@ -282,7 +311,7 @@ return view.extend({
 	render: function(data) {
 		var status = data[0], m, s, o, self = this;
 		var statusBox = E('div', { 'class': 'cbi-section-node' },
-			(status instanceof Error) ? renderError(_('Status failed: %s').format(status.message)) : renderStatus(status));
+			(status instanceof Error) ? renderError(_('Status failed: %s').format(status.message)) : renderStatus(status, this));
 		var sid = includeSection();
 
 		this.missingBox = E('div', {}, sid ? '' : E('div', { 'class': 'alert-message warning natnow-no-include' }, [
@@ -313,6 +342,10 @@ return view.extend({
 		o.default = '0';
 		o.parse = writeIfChanged;
 
+		o = s.option(form.Flag, 'fallback', _('Fallback'), _('When natnow cannot read a new rule whole, renew every never replied connection the part it reads may concern.'));
+		o.default = '1';
+		o.parse = writeIfChanged;
+
 		o = s.option(form.DynamicList, 'exclude', _('Excluded rules'), _('Port forwards and NAT rules, by name, that natnow leaves alone.'));
 		uci.sections('firewall', 'redirect').concat(uci.sections('firewall', 'nat')).forEach(function(r) {
 			if (r.name)
@@ -341,7 +374,7 @@ return view.extend({
 
 		poll.add(function() {
 			return ask(callStatus).then(function(st) {
-				dom.content(statusBox, renderStatus(st));
+				dom.content(statusBox, renderStatus(st, self));
 			}).catch(function(e) {
 				dom.content(statusBox, renderError(_('Status failed: %s').format(firstLine(e))));
 			});
