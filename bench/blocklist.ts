@@ -28,6 +28,8 @@ export interface BlocklistRow {
   readBytes: number;
   rssKb: number;
   wallS: number;
+  /** User and system time of the run and its children (GNU time, 10 ms steps). */
+  cpuS: number;
   status: number;
 }
 
@@ -50,53 +52,63 @@ function blocklistScript(n: number): string {
   return lines.join("\n") + "\n";
 }
 
-/** Measures the blocklist sizes in one namespace (removed after, also on failure). */
+/** Measures the blocklist sizes, one namespace each (removed after, also on failure), runs interleaved. */
 export function blocklistBench(): BlocklistRow[] {
-  const ns = `natnow-bl-${process.pid}`;
   const dir = mkdtempSync(join(tmpdir(), "natnow-bench-bl-"));
-  const inNs = (argv: string[]) => execFileSync("ip", ["netns", "exec", ns, ...argv], { encoding: "utf8", maxBuffer: 1 << 30 });
+  const nss = SIZES.map((_, i) => `natnow-bl-${process.pid}-${i}`);
+  const inNs = (ns: string, argv: string[]) =>
+    execFileSync("ip", ["netns", "exec", ns, ...argv], { encoding: "utf8", maxBuffer: 1 << 30 });
   const rows: BlocklistRow[] = [];
-  execFileSync("ip", ["netns", "add", ns]);
+  const made: string[] = [];
   try {
-    for (const n of SIZES) {
-      inNs(["nft", "flush", "ruleset"]);
-      inNs(["nft", "-f", fixturePath("fw4-examples", "a", "ruleset.nft")]);
+    const bytes = SIZES.map((n, i) => {
+      const ns = nss[i];
+      execFileSync("ip", ["netns", "add", ns]);
+      made.push(ns);
+      inNs(ns, ["nft", "-f", fixturePath("fw4-examples", "a", "ruleset.nft")]);
       const script = join(dir, "bl.nft");
       writeFileSync(script, blocklistScript(n));
-      inNs(["nft", "-f", script]);
+      inNs(ns, ["nft", "-f", script]);
       // what a run reads from nft: the terse listing, then each set the nat paths reach
-      const terse = inNs(["nft", "-j", "-t", "list", "ruleset"]);
+      const terse = inNs(ns, ["nft", "-j", "-t", "list", "ruleset"]);
       const items = listingItems(terse, "terse");
       const elements = new Map<string, Json[]>();
-      let readBytes = Buffer.byteLength(terse);
+      let read = Buffer.byteLength(terse);
       for (let refs = setsToRead(items, elements); refs.length; refs = setsToRead(items, elements)) {
         for (const r of refs) {
-          const out = inNs(setListArgv(r));
-          readBytes += Buffer.byteLength(out);
+          const out = inNs(ns, setListArgv(r));
+          read += Buffer.byteLength(out);
           elements.set(setKey(r), parseSetListing(out, r));
         }
       }
-      const fullBytes = Buffer.byteLength(inNs(["nft", "-j", "list", "ruleset"]));
-      const runs: { rss: number; wall: number; status: number }[] = [];
-      for (let i = 0; i < REPEAT; i++) {
+      return { full: Buffer.byteLength(inNs(ns, ["nft", "-j", "list", "ruleset"])), read };
+    });
+    // sizes interleaved within each round: a busy machine slows them alike
+    const runs = SIZES.map(() => [] as { rss: number; wall: number; cpu: number; status: number }[]);
+    for (let k = 0; k < REPEAT; k++) {
+      SIZES.forEach((n, i) => {
         const out = join(dir, "time");
         const t0 = performance.now();
-        const r = spawnSync("/usr/bin/time", ["-v", "-o", out, "ip", "netns", "exec", ns, ...natnowArgv("apply", "--dry-run",
+        const r = spawnSync("/usr/bin/time", ["-v", "-o", out, "ip", "netns", "exec", nss[i], ...natnowArgv("apply", "--dry-run",
           "--previous-ruleset", fixturePath("ruleset", "a.json"), "--interfaces", fixturePath("fw4-examples", "a", "interfaces.json"),
           "--fw4-state", fixturePath("fw4-examples", "a", "fw4.state"), "--state-dir", join(dir, "state"))], { encoding: "utf8" });
         // GNU time's own wall clock has 10 ms steps: timed here instead
         const wall = (performance.now() - t0) / 1000;
-        const rss = Number(/Maximum resident set size \(kbytes\): ([0-9]+)/.exec(readFileSync(out, "utf8"))?.[1] ?? NaN);
-        runs.push({ rss, wall, status: r.status ?? -1 });
-        process.stderr.write(`  blocklist ${n}: ${wall.toFixed(3)} s, ${rss} kB, status ${r.status}\n`);
-      }
-      rows.push({
-        elements: n, fullBytes, readBytes, rssKb: median(runs.map((r) => r.rss)), wallS: median(runs.map((r) => r.wall)),
-        status: Math.max(...runs.map((r) => r.status)),
+        const t = readFileSync(out, "utf8");
+        const num = (re: RegExp) => Number(re.exec(t)?.[1] ?? NaN);
+        const rss = num(/Maximum resident set size \(kbytes\): ([0-9]+)/);
+        const cpu = num(/User time \(seconds\): ([0-9.]+)/) + num(/System time \(seconds\): ([0-9.]+)/);
+        runs[i].push({ rss, wall, cpu, status: r.status ?? -1 });
+        process.stderr.write(`  blocklist ${n}: ${wall.toFixed(3)} s, cpu ${cpu.toFixed(2)} s, ${rss} kB, status ${r.status}\n`);
       });
     }
+    SIZES.forEach((n, i) => rows.push({
+      elements: n, fullBytes: bytes[i].full, readBytes: bytes[i].read,
+      rssKb: median(runs[i].map((r) => r.rss)), wallS: median(runs[i].map((r) => r.wall)), cpuS: median(runs[i].map((r) => r.cpu)),
+      status: Math.max(...runs[i].map((r) => r.status)),
+    }));
   } finally {
-    spawnSync("ip", ["netns", "del", ns]);
+    for (const ns of made) spawnSync("ip", ["netns", "del", ns]);
     rmSync(dir, { recursive: true, force: true });
   }
   return rows;
@@ -105,13 +117,14 @@ export function blocklistBench(): BlocklistRow[] {
 /** The figures as the benchmark prints them, against the run without a blocklist. */
 export function blocklistLines(rows: readonly BlocklistRow[]): string[] {
   const zero = rows.find((r) => r.elements === 0) ?? rows[0];
-  const pct = (a: number, b: number) => `${a >= b ? "+" : ""}${(((a - b) / b) * 100).toFixed(0)}%`;
+  const pct = (a: number, b: number) => (b > 0 ? `${a >= b ? "+" : ""}${(((a - b) / b) * 100).toFixed(0)}%` : "");
   return [
     `A blocklist table of N ipv4 intervals beside fw4's example a: one 'natnow apply --dry-run' in qjs (median of ${REPEAT}):`,
     "",
-    "   elements   full listing B   natnow reads B   peak RSS kB         wall s   status",
+    "   elements   full listing B   natnow reads B   peak RSS kB         wall s          cpu s   status",
     ...rows.map((r) => `   ${String(r.elements).padStart(8)}   ${String(r.fullBytes).padStart(14)}   ${String(r.readBytes).padStart(14)}   ` +
-      `${`${r.rssKb} ${pct(r.rssKb, zero.rssKb)}`.padStart(16)}   ${`${r.wallS.toFixed(3)} ${pct(r.wallS, zero.wallS)}`.padStart(12)}   ${r.status}`),
+      `${`${r.rssKb} ${pct(r.rssKb, zero.rssKb)}`.padStart(16)}   ${`${r.wallS.toFixed(3)} ${pct(r.wallS, zero.wallS)}`.padStart(12)}   ` +
+      `${`${r.cpuS.toFixed(2)} ${pct(r.cpuS, zero.cpuS)}`.padStart(12)}   ${r.status}`),
     "",
     "   'natnow reads': nft -j -t list ruleset and nft -j list set|map of each set the nat paths reach; peak RSS",
     "   is the run's (qjs and the nft it runs), from GNU time; the wall time includes ip netns exec and qjs starting.",
