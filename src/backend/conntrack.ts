@@ -14,7 +14,11 @@
  * 3. Delete the chosen flows in as few `conntrack -D` runs as the dump
  *    allows, side by side: flows are grouped under the coarsest `-D`
  *    filter that the dump shows matches only chosen flows, down to the
- *    full tuple.
+ *    full tuple. A dump only proves that for what it shows: every filter
+ *    carries the fields the dump was narrowed by, and a dump the kernel
+ *    narrowed to never-replied entries proves nothing about replied ones
+ *    (`-D` ignores the status), so its flows are deleted by their full
+ *    tuples, or, past FULL_TUPLE_MAX, the family is dumped again whole.
  * 4. Read what each `-D` printed: chosen flows it did not list were already
  *    gone; anything it listed that was not chosen (an entry created after
  *    the dump) is counted as collateral.
@@ -123,26 +127,52 @@ function flowKey(f: Flow): string {
   return `${f.family}/${f.proto}/${f.zone} ${formatIp(f.orig.src)}:${f.orig.sport} ${formatIp(f.orig.dst)}:${f.orig.dport}`;
 }
 
+/** Past this many chosen flows from a never-replied dump, one more dump (a walk) costs less than a walk per flow. */
+export const FULL_TUPLE_MAX = 4;
+
+/** conntrack-tools' option of each filter field (the -L narrowing as fields). */
+const OPTION_FIELD = new Map(Object.entries(FIELDS).map(([k, opt]) => [opt as string, k as FilterField]));
+
+/** The filter fields and values an `-L` argument list narrows the dump by. */
+export function narrowedBy(argv: readonly string[]): Partial<Record<FilterField, string>> {
+  const out: Partial<Record<FilterField, string>> = {};
+  for (let i = 0; i < argv.length - 1; i++) {
+    const k = OPTION_FIELD.get(argv[i]);
+    if (k !== undefined) out[k] = argv[++i];
+  }
+  return out;
+}
+
 /** A set of chosen flows deleted by one `conntrack -D`. */
 export interface DeleteGroup {
   filter: CtFilter;
   flows: Flow[];
 }
 
+/** What a dump shows: the fields it was narrowed by (per family), and whether only never-replied entries. */
+export interface DumpView {
+  narrowed: Partial<Record<4 | 6, Partial<Record<FilterField, string>>>>;
+  unrepliedOnly: boolean;
+}
+
 /**
  * Groups the chosen flows under the coarsest filter level whose key no
  * unchosen flow of the dump shares; what no level separates is deleted by
- * its full tuple (a tuple is unique in its zone).
+ * its full tuple (a tuple is unique in its zone). Each filter keeps the
+ * dump's narrowing, so it matches nothing the dump did not show; a dump of
+ * never-replied entries only gives full tuples.
  */
-export function deleteGroups(flows: readonly Flow[], chosen: ReadonlySet<Flow>): DeleteGroup[] {
+export function deleteGroups(
+  flows: readonly Flow[], chosen: ReadonlySet<Flow>, view: DumpView = { narrowed: {}, unrepliedOnly: false },
+): DeleteGroup[] {
   const groups: DeleteGroup[] = [];
   let left = flows.filter((f) => chosen.has(f));
-  for (let level = 0; level < LEVELS.length && left.length; level++) {
+  for (let level = view.unrepliedOnly ? LEVELS.length - 1 : 0; level < LEVELS.length && left.length; level++) {
     const fields = LEVELS[level];
     const last = level === LEVELS.length - 1;
     const byKey = new Map<string, DeleteGroup>();
     for (const f of left) {
-      const filter = filterFor(f, fields);
+      const filter = withNarrowing(filterFor(f, fields), view);
       const k = filterKey(filter);
       const g = byKey.get(k);
       if (g) g.flows.push(f);
@@ -152,7 +182,7 @@ export function deleteGroups(flows: readonly Flow[], chosen: ReadonlySet<Flow>):
       const protos = new Set(left.map((f) => `${f.family}/${f.proto}`));
       for (const f of flows) {
         if (chosen.has(f) || !protos.has(`${f.family}/${f.proto}`)) continue;
-        byKey.delete(filterKey(filterFor(f, fields)));
+        byKey.delete(filterKey(withNarrowing(filterFor(f, fields), view)));
       }
     }
     const done = new Set<Flow>();
@@ -163,6 +193,14 @@ export function deleteGroups(flows: readonly Flow[], chosen: ReadonlySet<Flow>):
     left = left.filter((f) => !done.has(f));
   }
   return groups;
+}
+
+/** A filter with the dump's narrowing of its family added (the flow's own values, which the dump matched). */
+function withNarrowing(c: CtFilter, view: DumpView): CtFilter {
+  const n = view.narrowed[c.family] ?? {};
+  const ports = PORT_PROTOS.indexOf(c.proto) >= 0;
+  const extra = Object.fromEntries(Object.entries(n).filter(([k]) => ports || !k.endsWith("port")));
+  return { ...c, values: { ...extra, ...c.values } };
 }
 
 /** A selector's fields that name one value, as conntrack-tools filter options. */
@@ -238,26 +276,45 @@ export function applyConntrack(host: Host, selectors: readonly Selector[], opts:
     return result;
   }
   const refresh = (f: Flow) => opts.tombstoneMs > 0 && f.dnat && needsTombstone(f, selectors);
-  const flows: Flow[] = [];
-  for (const fam of [4, 6] as const) {
-    if (!selectors.some((s) => s.family === fam)) continue;
-    const argv = listArgs(fam, selectors);
-    let r = host.exec(argv);
-    if (r.status !== 0 && argv.indexOf("UNREPLIED") >= 0) {
-      // a kernel without the status dump filter: the whole table, filtered here
-      r = host.exec(listArgs(fam, selectors, false));
+  const dump = (kernelStatus: boolean): { flows: Flow[]; view: DumpView } | null => {
+    const flows: Flow[] = [];
+    const view: DumpView = { narrowed: {}, unrepliedOnly: false };
+    for (const fam of [4, 6] as const) {
+      if (!selectors.some((s) => s.family === fam)) continue;
+      let argv = listArgs(fam, selectors, kernelStatus);
+      let r = host.exec(argv);
+      if (r.status !== 0 && argv.indexOf("UNREPLIED") >= 0) {
+        // a kernel without the status dump filter: the whole table, filtered here
+        argv = listArgs(fam, selectors, false);
+        r = host.exec(argv);
+      }
+      if (r.status !== 0) {
+        result.errors.push(`${argv.join(" ")} failed (status ${r.status}): ${r.stderr.trim()}`);
+        return null;
+      }
+      view.narrowed[fam] = narrowedBy(argv);
+      if (argv.indexOf("UNREPLIED") >= 0) view.unrepliedOnly = true;
+      const t = parseTable(r.stdout);
+      flows.push(...t.flows);
+      for (const p of t.problems.slice(0, 5)) result.errors.push(`conntrack -L line ${p.line} unread: ${p.reason}`);
     }
-    if (r.status !== 0) {
-      result.errors.push(`${argv.join(" ")} failed (status ${r.status}): ${r.stderr.trim()}`);
-      return result;
-    }
-    const t = parseTable(r.stdout);
-    flows.push(...t.flows);
-    for (const p of t.problems.slice(0, 5)) result.errors.push(`conntrack -L line ${p.line} unread: ${p.reason}`);
-  }
-  const chosen = choose(flows, selectors);
+    return { flows, view };
+  };
+  let d = dump(true);
+  if (d === null) return result;
+  let chosen = choose(d.flows, selectors);
   result.matched = chosen.length;
   if (opts.dryRun || !chosen.length) return result;
+  if (d.view.unrepliedOnly && chosen.length > FULL_TUPLE_MAX) {
+    // grouping needs the replied entries the kernel left out: one more walk, not one per flow
+    const whole = dump(false);
+    if (whole === null) return result;
+    d = whole;
+    chosen = choose(d.flows, selectors);
+    result.matched = chosen.length;
+    if (!chosen.length) return result;
+  }
+  const { flows, view } = d;
 
   const action = new Map(chosen.map((c) => [flowKey(c.flow), c]));
   const revokes = chosen.filter((c) => c.selector.action === "revoke").map((c) => ({ flow: c.flow, refresh: refresh(c.flow) }));
@@ -266,7 +323,7 @@ export function applyConntrack(host: Host, selectors: readonly Selector[], opts:
 
   const deleted = new Set<string>();
   // each -D walks the table: independent groups are deleted side by side
-  const groups = deleteGroups(flows, new Set(chosen.map((c) => c.flow)));
+  const groups = deleteGroups(flows, new Set(chosen.map((c) => c.flow)), view);
   const results = host.execAll(groups.map((g) => deleteArgs(g.filter)));
   for (let i = 0; i < groups.length; i++) {
     const [g, r] = [groups[i], results[i]];

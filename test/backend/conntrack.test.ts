@@ -1,7 +1,7 @@
 /** The conntrack-tools backend: its pure parts, then real conntrack entries in a network namespace (root). */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFileSync, spawnSync } from "node:child_process";
-import { applyConntrack, deleteArgs, deleteGroups, filterKey, listArgs } from "../../src/backend/conntrack.ts";
+import { applyConntrack, deleteArgs, deleteGroups, filterKey, FULL_TUPLE_MAX, listArgs, narrowedBy } from "../../src/backend/conntrack.ts";
 import { parseTable } from "../../src/conntrack/parse.ts";
 import { flow, fwd, revokeSip } from "../helpers/flows.ts";
 import type { Flow } from "../../src/conntrack/flow.ts";
@@ -59,6 +59,19 @@ describe("grouping chosen flows into conntrack -D filters", () => {
       expect(groups.flatMap((g) => g.flows).sort()).toEqual([...c.chosen].sort());
     });
   }
+
+  it("a dump narrowed by a field: every filter keeps it (the dump cannot speak for what it left out)", () => {
+    // the dump showed only 198.19.5.2's flows: a1 of 198.19.5.1 shares the forward's filter but is not in it
+    const view = { narrowed: { 4: narrowedBy(["conntrack", "-L", "-f", "ipv4", "-p", "17", "-s", "198.19.5.2"]) }, unrepliedOnly: false };
+    expect(view.narrowed[4]).toEqual({ src: "198.19.5.2" });
+    const groups = deleteGroups([a2, a3], new Set([a2, a3]), view);
+    expect(groups.map((g) => filterKey(g.filter))).toEqual(["4/17/0 dst=198.19.0.1 dport=5060 reply-src=198.18.1.20 reply-sport=5060 src=198.19.5.2"]);
+  });
+
+  it("a dump of never-replied entries only: full tuples (-D does not filter by status)", () => {
+    const groups = deleteGroups([a1, a2], new Set([a1, a2]), { narrowed: {}, unrepliedOnly: true });
+    expect(groups.map((g) => Object.keys(g.filter.values).length)).toEqual([8, 8]);
+  });
 
   it("gives conntrack -D options for a filter", () => {
     const [g] = deleteGroups([a1], new Set([a1]));
@@ -169,6 +182,36 @@ describe.skipIf(!canRun)("conntrack backend (real conntrack-tools in a namespace
     expect(listing).toMatch(/update @t4_17_198_18_1_20_5060 \{ meta l4proto \. ip saddr \. th sport timeout 30s \}/);
     // the first run's hold is still there, with its rule
     expect(listing).toMatch(/@h4_17_198_18_1_20_5060 counter/);
+  });
+
+  it("a renew from a never-replied dump deletes no replied bystander sharing its filter (pbr's DNS case)", () => {
+    // two hosts' DNS queries to one resolver: 198.19.0.7's never replied, 198.19.0.8's replied
+    const dns = (c: string, sport: string, status: string) => insert(["-p", "udp", "-s", c, "-d", "198.19.0.53", "--sport", sport,
+      "--dport", "53", "-r", "198.19.0.53", "-q", c, "--reply-port-src", "53", "--reply-port-dst", sport, "-u", status]);
+    dns("198.19.0.7", "5100", "UNSET");
+    dns("198.19.0.8", "5101", "SEEN_REPLY");
+    const renew: Selector = {
+      ...revokeSip, action: "renew", reason: "pbr", replied: false, dnat: null, origSrc: { pos: [], neg: [] },
+      origDport: { pos: [{ min: 53, max: 53 }], neg: [] }, replySrc: { pos: [], neg: [] }, replySport: ANY_PORT, keep: [],
+    };
+    const r = applyConntrack(host, [renew], opts);
+    expect([r.matched, r.renewed, r.collateral, r.errors]).toEqual([1, 1, 0, []]);
+    expect([...table().keys()].filter((k) => k.endsWith(">53"))).toEqual(["198.19.0.8:5101>53"]);
+  });
+
+  it(`more than ${FULL_TUPLE_MAX} never-replied flows: dumped again whole and grouped, bystanders kept`, () => {
+    for (let i = 0; i <= FULL_TUPLE_MAX; i++) {
+      insert(["-p", "udp", "-s", "198.19.0.9", "-d", "198.19.0.54", "--sport", String(6000 + i), "--dport", "53", "-u", "UNSET"]);
+    }
+    insert(["-p", "udp", "-s", "198.19.0.10", "-d", "198.19.0.54", "--sport", "6100", "--dport", "53", "-u", "SEEN_REPLY"]);
+    const renew: Selector = {
+      ...revokeSip, action: "renew", reason: "many", replied: false, dnat: null, origSrc: { pos: [], neg: [] },
+      origDst: { pos: ["198.19.0.54/32"], neg: [] }, origDport: { pos: [{ min: 53, max: 53 }], neg: [] },
+      replySrc: { pos: [], neg: [] }, replySport: ANY_PORT, keep: [],
+    };
+    const r = applyConntrack(host, [renew], opts);
+    expect([r.matched, r.renewed, r.collateral, r.errors]).toEqual([FULL_TUPLE_MAX + 1, FULL_TUPLE_MAX + 1, 0, []]);
+    expect([...table().keys()].filter((k) => k.startsWith("198.19.0.9:") || k.startsWith("198.19.0.10:"))).toEqual(["198.19.0.10:6100>53"]);
   });
 
   it("reports a missing conntrack instead of failing", async () => {
