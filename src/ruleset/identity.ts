@@ -47,7 +47,7 @@ function anyInside(v: Json | undefined, test: (x: Json) => boolean): boolean {
 }
 
 /** Whether a rule sets a mark (a `mangle` of `meta mark` or `ct mark`). */
-export function setsMark(expr: readonly Json[]): boolean {
+function setsMark(expr: readonly Json[]): boolean {
   return expr.some((e) => isObject(e) && isObject(e.mangle) && isMark(e.mangle.key));
 }
 

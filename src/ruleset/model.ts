@@ -157,3 +157,17 @@ export function rulesetModel(rules: readonly LiveRule[], topo: Topology): NatMod
     warnings: [],
   };
 }
+
+/**
+ * The model without the order context of its bounded rules (what decides
+ * before them), for comparing the live rules with a model that has no
+ * order (the fw4 model of UCI: drift, previews).
+ */
+export function withoutOrder(m: NatModel): NatModel {
+  const strip = (r: NatRule): NatRule => {
+    if (r.unbounded !== null || r.opaque === undefined) return r;
+    const { opaque: _opaque, ...rest } = r;
+    return rest;
+  };
+  return { ...m, sections: m.sections.map((s) => ({ ...s, rules: s.rules.map(strip) })) };
+}

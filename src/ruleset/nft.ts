@@ -58,7 +58,8 @@ export interface NftSet {
 
 /** The objects of a ruleset natnow reads, in the order nft printed them. */
 export interface NftRuleset {
-  tables: NftTable[];
+  /** The tables with their flags; absent: none known, every table runs. */
+  tables?: NftTable[];
   chains: NftChain[];
   rules: NftRule[];
   sets: NftSet[];
@@ -93,7 +94,7 @@ function tableFlags(v: Json | undefined, what: string): string[] {
 
 /** Whether a table's chains run (it exists and is not dormant; a ruleset without tables runs all). */
 export function tableRuns(rs: NftRuleset, family: string, table: string): boolean {
-  const t = rs.tables.find((x) => x.family === family && x.name === table);
+  const t = (rs.tables ?? []).find((x) => x.family === family && x.name === table);
   return !t || t.flags.indexOf("dormant") < 0;
 }
 
@@ -107,7 +108,8 @@ export function parseNftJson(input: string): NftRuleset {
     throw new RulesetError("ruleset: not valid JSON");
   }
   if (!isObject(doc) || !Array.isArray(doc.nftables)) throw new RulesetError("ruleset: no 'nftables' list");
-  const out: NftRuleset = { tables: [], chains: [], rules: [], sets: [] };
+  const tables: NftTable[] = [];
+  const out: NftRuleset = { tables, chains: [], rules: [], sets: [] };
   doc.nftables.forEach((item, i) => {
     if (!isObject(item)) throw new RulesetError(`ruleset: item ${i} is not an object`);
     const keys = Object.keys(item);
@@ -118,7 +120,7 @@ export function parseNftJson(input: string): NftRuleset {
     const what = `ruleset: ${kind} ${i}`;
     switch (kind) {
       case "table":
-        out.tables.push({ family: text(o, "family", what), name: text(o, "name", what), flags: tableFlags(o.flags, what) });
+        tables.push({ family: text(o, "family", what), name: text(o, "name", what), flags: tableFlags(o.flags, what) });
         break;
       case "chain":
         out.chains.push({
@@ -251,7 +253,7 @@ export function natSubset(rs: NftRuleset): NftRuleset {
   const tableOf = (family: string, table: string) => chainKey(family, table, "");
   const tables = new Set([...keep, ...chainKeys].map((k) => chains.get(k)).flatMap((c) => (c ? [tableOf(c.family, c.table)] : [])));
   return {
-    tables: rs.tables.filter((t) => tables.has(tableOf(t.family, t.name))),
+    tables: (rs.tables ?? []).filter((t) => tables.has(tableOf(t.family, t.name))),
     chains: rs.chains.filter((c) => keep.has(chainKey(c.family, c.table, c.name)) || chainKeys.has(chainKey(c.family, c.table, c.name))),
     rules: rs.rules.filter((r) => keepRules.has(r)),
     sets: rs.sets.filter((s) => setNames.has(chainKey(s.family, s.table, s.name))),
@@ -261,7 +263,7 @@ export function natSubset(rs: NftRuleset): NftRuleset {
 /** A ruleset (subset) in `nft -j` format, readable again by parseNftJson. */
 export function formatNftJson(rs: NftRuleset): string {
   const items: Json[] = [
-    ...rs.tables.map((t) => ({ table: { family: t.family, name: t.name, ...(t.flags.length ? { flags: t.flags } : {}) } })),
+    ...(rs.tables ?? []).map((t) => ({ table: { family: t.family, name: t.name, ...(t.flags.length ? { flags: t.flags } : {}) } })),
     ...rs.sets.map((s) => ({ [s.map ? "map" : "set"]: { family: s.family, table: s.table, name: s.name, elem: s.elem } })),
     ...rs.chains.map((c) => ({
       chain: {

@@ -39,3 +39,32 @@ describe("evaluate", () => {
     expect(() => evaluate(hand, udp("198.18.9.1", 1, "198.18.2.100", 9, "br-lan"), route, own)).toThrow(EvaluateError);
   });
 });
+
+describe("evaluate: fib, verdict maps, NAT maps, dormant tables (shapes.nft)", () => {
+  const shapes = parseNftJson(fixtureText("ruleset", "shapes.json"));
+  const only = (...handles: number[]) => ({ ...shapes, rules: shapes.rules.filter((r) => r.table === "dorm" || handles.indexOf(r.handle) >= 0) });
+  const r2 = (d: string) => (d === "10.9.0.1" ? "local" : "eth1");
+  const none = () => null;
+  const tcp = (src: string, dst: string, dport: number, iif: string): Packet => ({ family: 4, proto: 6, src, dst, sport: 4000, dport, iif });
+  it.each<[string, Packet, string | null]>([
+    ["fib daddr type local holds for a local destination: the tcp 99 DNAT", tcp("10.8.0.1", "10.9.0.1", 99, "eth9"), "10.9.9.10"],
+    ["... and not for a forwarded one (fib != local accepts it)", tcp("10.8.0.1", "10.9.0.2", 99, "eth9"), null],
+  ])("%s", (_n, p, want) => {
+    expect(evaluate(only(12, 13), p, r2, none).dnat?.addr ?? null).toBe(want);
+  });
+  it("a rule with an unreadable match cannot be evaluated", () => {
+    expect(() => evaluate(only(25), tcp("10.8.0.1", "10.9.0.2", 99, "eth9"), r2, none)).toThrow(EvaluateError);
+  });
+  it("a verdict map's element jumps to its chain; a NAT map's element gives the address", () => {
+    const sub = only(7, 8, 19, 21, 22, 24);
+    const at = (p: Packet) => evaluate(sub, p, r2, none).dnat?.addr ?? null;
+    expect(at(tcp("10.8.0.1", "10.1.0.1", 80, "eth9"))).toBe("192.168.1.5");
+    expect(at({ ...tcp("10.8.0.1", "10.1.0.2", 53, "eth9"), proto: 17 })).toBe("192.168.1.6");
+    expect(at(tcp("10.8.0.1", "10.1.0.9", 80, "eth0"))).toBe("192.168.1.5");
+    expect(at(tcp("10.8.0.1", "10.1.0.9", 80, "eth1"))).toBeNull();
+    expect(at(tcp("10.8.0.1", "10.2.0.1", 1, "eth7"))).toBe("192.168.1.1");
+    expect(at(tcp("10.8.0.1", "10.4.0.1", 80, "eth7"))).toEqual("192.168.1.7");
+    // table dorm's masquerade does not run
+    expect(evaluate(sub, tcp("10.8.0.1", "10.5.0.1", 1, "eth7"), r2, () => "10.9.0.1").snat).toBeNull();
+  });
+});

@@ -5,7 +5,7 @@ import { parseFw4State, parseInterfaceDump, mergeFacts, NO_FACTS } from "../../s
 import { buildModel } from "../../src/firewall/model.ts";
 import { ruleIdentity } from "../../src/firewall/rule.ts";
 import { parseKernelView, topology } from "../../src/ruleset/devices.ts";
-import { rulesetModel, sectionOf } from "../../src/ruleset/model.ts";
+import { rulesetModel, sectionOf, withoutOrder } from "../../src/ruleset/model.ts";
 import { parseNftJson } from "../../src/ruleset/nft.ts";
 import { liveRules } from "../../src/ruleset/walk.ts";
 import { parseUci } from "../../src/uci/parse.ts";
@@ -85,5 +85,39 @@ describe("parseKernelView", () => {
   });
   it("is an error for text that is not ip's JSON", () => {
     expect(() => parseKernelView("Usage: ip", [])).toThrow("ip -j addr: not valid JSON");
+  });
+});
+
+describe("fib daddr type local in the model", () => {
+  const rule = (op: string) => JSON.stringify({ nftables: [
+    { chain: { family: "ip", table: "t", name: "p", type: "nat", hook: "prerouting", prio: -100 } },
+    { rule: { family: "ip", table: "t", chain: "p", handle: 2, expr: [
+      { match: { op, left: { fib: { result: "type", flags: ["daddr"] } }, right: "local" } },
+      { match: { op: "==", left: { payload: { protocol: "tcp", field: "dport" } }, right: 80 } },
+      { dnat: { addr: "198.18.1.9" } }] } },
+  ] });
+  it.each([
+    ["== local: the destination is one of the router's addresses", "==", "a", { pos: ["198.18.1.1/32", "198.19.100.2/32", "2001:db8:100::2/128"], neg: [] }, null],
+    ["!= local: none of them", "!=", "a", { pos: [], neg: ["198.18.1.1/32", "198.19.100.2/32", "2001:db8:100::2/128"] }, null],
+    ["unknown addresses: wider, and unbounded", "==", null, { pos: [], neg: [] }, "matches fib daddr type local, and the router's addresses are unknown"],
+  ])("%s", (_n, op, e, dst, unbounded) => {
+    const topo = e === null ? topology(NO_FACTS, []) : topology(NO_FACTS, parseKernelView(fixtureText("ruleset", "ip-addr.json"), []));
+    const r = rulesetModel(liveRules(parseNftJson(rule(op))), topo).sections[0].rules[0];
+    expect({ dst: { pos: [...r.dst.pos].sort(), neg: [...r.dst.neg].sort() }, unbounded: r.unbounded }).toEqual({ dst, unbounded });
+  });
+});
+
+describe("withoutOrder", () => {
+  it("drops the order context of bounded rules (fw4's rules behind another table's DNATs), so they compare with the fw4 model", () => {
+    const c = JSON.parse(fixtureText("ruleset", "c.json")) as { nftables: unknown[] };
+    const h = JSON.parse(fixtureText("ruleset", "hand.json")) as { nftables: unknown[] };
+    const m = rulesetModel(liveRules(parseNftJson(JSON.stringify({ nftables: [...c.nftables, ...h.nftables] }))), topology(facts("c"), []));
+    const fw4 = (x: typeof m) => ({ ...x, sections: x.sections.filter((s) => s.kind !== "rule") });
+    expect(fw4(m).sections.some((s) => s.rules.some((r) => r.opaque !== undefined))).toBe(true);
+    expect(diff(fw4(m), uci("c")).length).toBeGreaterThan(0);
+    expect(diff(fw4(withoutOrder(m)), uci("c"))).toEqual([]);
+    const unbounded = m.sections.flatMap((s) => s.rules).filter((r) => r.unbounded !== null);
+    expect(unbounded.length).toBeGreaterThan(0);
+    expect(withoutOrder(m).sections.flatMap((s) => s.rules).filter((r) => r.unbounded !== null)).toEqual(unbounded);
   });
 });

@@ -47,3 +47,25 @@ describe("natBaseChains and natSubset", () => {
     }
   });
 });
+
+describe("tables, dormant flags and what natSubset keeps (shapes.nft)", () => {
+  const shapes = () => parseNftJson(fixtureText("ruleset", "shapes.json"));
+  it("reads table flags (nft 1.0.6 prints dormant as 'dorm'); a dormant table's base chains do not run", () => {
+    expect(shapes().tables).toEqual([{ family: "inet", name: "t", flags: [] }, { family: "ip", name: "dorm", flags: ["dormant"] }]);
+    expect(natBaseChains(shapes()).map((c) => c.name)).toEqual(["pre"]);
+  });
+  it.each([
+    ["the chains a named verdict map jumps to", (s: ReturnType<typeof natSubset>) => s.chains.map((c) => c.name).sort(), ["c1", "c2", "pre"]],
+    ["the sets and maps the rules name", (s: ReturnType<typeof natSubset>) => s.sets.map((x) => x.name).sort(), ["dm", "m1", "s4"]],
+    ["the tables of what it keeps", (s: ReturnType<typeof natSubset>) => (s.tables ?? []).map((t) => t.name), ["t"]],
+  ])("keeps %s", (_n, get, want) => {
+    expect(get(natSubset(shapes()))).toEqual(want);
+  });
+  it("keeps the rules that set a mark, in any chain of any table", () => {
+    const text = fixtureText("ruleset", "shapes.json").replace('"name": "p", "handle": 1, "type": "nat"', '"name": "p", "handle": 1, "type": "filter"')
+      .replace('[{"masquerade": null}]', '[{"mangle": {"key": {"meta": {"key": "mark"}}, "value": 7}}]');
+    const sub = natSubset(parseNftJson(text));
+    expect(sub.rules.filter((r) => r.table === "dorm").map((r) => r.expr)).toEqual([[{ mangle: { key: { meta: { key: "mark" } }, value: 7 } }]]);
+    expect(parseNftJson(formatNftJson(sub))).toEqual(sub);
+  });
+});
