@@ -28,7 +28,7 @@ export interface NatRefs {
 }
 
 /** natnow's own hold table (backend/holds.ts): its sets are read with their elements too. */
-export const HOLD_TABLE_KEY = "inet natnow_hold";
+const HOLD_TABLE_KEY = "inet natnow_hold";
 
 /** The key of a set reference. */
 export function setKey(ref: SetRef): string {
@@ -114,7 +114,7 @@ export function natReferences(items: readonly Json[], elements: ReadonlyMap<stri
 }
 
 /** The named sets and maps of a listing, by key. */
-export function namedSets(items: readonly Json[]): Map<string, SetRef> {
+function namedSets(items: readonly Json[]): Map<string, SetRef> {
   const out = new Map<string, SetRef>();
   for (const item of items) {
     const x = itemOf(item);

@@ -40,6 +40,7 @@ function host(answers: Record<string, ExecResult>, files: string[] = []): Host {
     findProgram: (p: string) => (Object.keys(answers).some((k) => k.startsWith(`${p} `)) ? `/usr/bin/${p}` : null),
     readFile: () => null,
     exists: (p: string) => files.includes(p),
+    time: () => 0,
   } as unknown as Host;
 }
 const ok = (stdout: string): ExecResult => ({ status: 0, stdout, stderr: "" });
