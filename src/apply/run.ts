@@ -139,7 +139,7 @@ export function runOnce(host: Host, req: RunRequest): RunOutcome {
   const boot = !pending && (req.boot || previous === null);
   // the acted-on changes count against the stored baseline only
   const acted = req.previous === undefined && !boot ? parseActed(stateText(host, req.stateDir, STATE_FILES.acted)) : [];
-  const outcome = computeLivePlan({ ...req.snapshot.input, previous, boot, pending, acted });
+  const outcome = computeLivePlan({ ...req.snapshot.input, previous, boot, pending, acted, now: Math.floor(host.time() / 1000) });
   if (!outcome.ok) {
     run.errors.push(`invalid input: ${outcome.error}`);
     return finish(EXIT_INVALID, null);
@@ -154,7 +154,8 @@ export function runOnce(host: Host, req: RunRequest): RunOutcome {
   }));
   run.changes = plan.changes.map((c) => c.change.text);
   run.selectors = plan.selectors.length;
-  if (plan.unhandled.length) run.unhandled = [...plan.unhandled];
+  const unhandled = [...plan.unhandled, ...(outcome.extra?.unhandled ?? [])];
+  if (unhandled.length) run.unhandled = unhandled;
   const detection = pickBackend(availability(host, policy.procfsCollateral), req.backend ?? policy.backend);
   run.backend = detection.backend;
   run.reason = detection.reason;
@@ -162,7 +163,7 @@ export function runOnce(host: Host, req: RunRequest): RunOutcome {
     `${plan.changes.length} change(s), ${plan.selectors.length} selector(s)`;
   lines.push(detection.backend ? `${head}, backend ${detection.backend} (${detection.reason})` : head);
   for (const c of plan.changes) lines.push(`  ${c.change.text}${c.note ? ` (${c.note})` : ""}`);
-  for (const u of plan.unhandled) lines.push(`UNHANDLED: ${u}`);
+  for (const u of unhandled) lines.push(`UNHANDLED: ${u}`);
 
   let result: BackendResult | null = null;
   let code = 0;
@@ -184,12 +185,12 @@ export function runOnce(host: Host, req: RunRequest): RunOutcome {
   if (!dryRun && code === 0 && outcome.extra) {
     const done = plan.changes.filter((c) => c.unhandled === null).map((c) => changeKey(c.change));
     try {
-      keepState(host, req.stateDir, outcome.extra.applied, plan.unhandled.length > 0, [...acted, ...done]);
+      keepState(host, req.stateDir, outcome.extra.applied, unhandled.length > 0, [...acted, ...done]);
     } catch (e) {
       stateErrors.push(`cannot keep the applied ruleset in ${req.stateDir}: ${(e as Error).message}`);
     }
   }
   // a change not acted on is a result of its own (after failures, which say more)
-  if (code === 0 && plan.unhandled.length) code = EXIT_UNHANDLED;
+  if (code === 0 && unhandled.length) code = EXIT_UNHANDLED;
   return finish(code, result);
 }

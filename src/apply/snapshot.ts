@@ -14,6 +14,7 @@ import type { LiveInput } from "../plan/live.ts";
 import { parseBool } from "../firewall/values.ts";
 import { parseUci } from "../uci/parse.ts";
 import { utf8Decode, utf8Encode } from "../base/utf8.ts";
+import type { UpnpState } from "../ruleset/upnphold.ts";
 import { INCLUDE_PATH } from "../base/paths.ts";
 import type { Json } from "../ruleset/nft.ts";
 import type { XtablesText } from "../ruleset/xtables.ts";
@@ -154,6 +155,20 @@ export function readLiveRuleset(host: Host, terse: string): { ruleset: string; n
   return { ruleset: mergeElements(items, elements), nat: natReferences(items, elements) };
 }
 
+/** miniupnpd's config as OpenWrt's init writes it, and the lease file its upnpd config names by default. */
+const UPNP_CONF = "/var/etc/miniupnpd.conf";
+const UPNP_LEASES = "/var/run/miniupnpd.leases";
+
+/** miniupnpd's lease file (`lease_file=` of its config) and whether it runs; null without a lease file. */
+function readUpnp(host: Host): UpnpState | null {
+  const conf = host.readFile(UPNP_CONF);
+  const named = conf === null ? null : /^lease_file=(.+)$/m.exec(utf8Decode(conf));
+  const leases = host.readFile(named ? named[1].trim() : UPNP_LEASES);
+  if (leases === null) return null;
+  const r = host.exec(["pidof", "miniupnpd"]);
+  return { leases: utf8Decode(leases), running: r.status === 0 && r.stdout.trim() !== "" };
+}
+
 /** Takes the snapshot. */
 export function takeSnapshot(host: Host, src: SnapshotSources): Snapshot {
   const file = (p: string | null | undefined) => (p ? host.readFile(p) : null);
@@ -195,6 +210,9 @@ export function takeSnapshot(host: Host, src: SnapshotSources): Snapshot {
     xtables = xt.xtables;
     warnings.push(...xt.warnings);
   }
+
+  // miniupnpd's leases where its chain is in fw4's table: a fw4 reload flushes its mappings (ruleset/upnphold.ts)
+  const upnp = ruleset.indexOf('"upnp_prerouting"') >= 0 ? readUpnp(host) : null;
 
   let interfaces: string | null = null;
   if (src.interfacesFile) interfaces = text(file(src.interfacesFile));
@@ -253,6 +271,7 @@ export function takeSnapshot(host: Host, src: SnapshotSources): Snapshot {
       config,
       configBroken,
       xtables,
+      upnp,
     },
     error,
     live: !src.rulesetFile,

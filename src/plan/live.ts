@@ -11,9 +11,10 @@ import { type Change, diff } from "../diff/diff.ts";
 import { buildModel } from "../firewall/model.ts";
 import type { NatModel } from "../model/nat.ts";
 import { type DeviceGroup, type DeviceFacts, parseKernelView, topology } from "../ruleset/devices.ts";
-import { rulesetModel } from "../ruleset/model.ts";
+import { rulesetModel, withoutOrder } from "../ruleset/model.ts";
 import { formatNftJson, natSubset, type NftRuleset, parseNftJson, RulesetError } from "../ruleset/nft.ts";
 import { liveRules } from "../ruleset/walk.ts";
+import { holdUpnp, type UpnpState } from "../ruleset/upnphold.ts";
 import { resolveXtables, type XtablesText } from "../ruleset/xtables.ts";
 import { InputError, parseConfig, type PlanOutcome, planPolicy, readFacts } from "./compute.ts";
 import { bootChanges, plan } from "./plan.ts";
@@ -50,6 +51,10 @@ export interface LiveInput {
   configBroken?: string | null;
   /** Keys of the changes since the baseline that earlier runs acted on (while one is unhandled). */
   acted?: readonly string[];
+  /** miniupnpd's lease file and whether it runs (null: no lease file). */
+  upnp?: UpnpState | null;
+  /** Unix seconds now (when a lease ends). */
+  now?: number;
 }
 
 /** What a live plan adds to a plan: the ruleset to keep as applied, and the drift. */
@@ -62,6 +67,8 @@ export interface LiveExtra {
   warnings: string[];
   /** Whether fw4's table was held at the previous ruleset (the config does not parse). */
   held: boolean;
+  /** What the run deliberately did not act on (miniupnpd's mappings a fw4 reload flushed), in words. */
+  unhandled: string[];
 }
 
 /** fw4's table: what a firewall config that does not parse empties. */
@@ -134,32 +141,44 @@ export function computeLivePlan(input: LiveInput): LiveOutcome {
     let prev: NftRuleset | null = null;
     try {
       rs = natSubset(resolveXt(parseNftJson(input.ruleset), input.xtables ?? null, warnings));
-      if (input.configBroken && input.previous !== null && !input.boot && !input.pending) prev = natSubset(parseNftJson(input.previous));
+      const compared = input.previous !== null && !input.boot && !input.pending;
+      if (compared && (input.configBroken || input.upnp)) prev = natSubset(parseNftJson(input.previous as string));
     } catch (e) {
       if (e instanceof RulesetError) throw new InputError(e.message);
       throw e;
     }
     let held = false;
-    if (prev !== null) {
+    const unhandled: string[] = [];
+    if (prev !== null && input.configBroken) {
       // the last good fw4 rules stay the baseline until the config is mended
       rs = holdFw4(rs, prev);
       held = true;
       warnings.push(`the firewall config does not parse (${input.configBroken}): fw4's NAT is held at the last good ruleset, nothing it dropped is revoked`);
     }
+    if (prev !== null && input.upnp) {
+      const u = holdUpnp(rs, prev, input.upnp, input.now ?? 0);
+      rs = u.ruleset;
+      for (const m of u.held) {
+        unhandled.push(`miniupnpd's mapping ${m} is gone from the kernel (fw4's reload flushed it) while miniupnpd still leases it: ` +
+          `its flows are kept; miniupnpd adds its mappings again when restarted (/etc/init.d/miniupnpd restart)`);
+      }
+    }
     const applied = formatNftJson(rs);
     const live = rulesetModel(liveRules(rs), topo);
-    const drift = uciModel ? diff(fw4Part(live), uciModel).map((c) => c.text) : [];
+    // the fw4 model has no order: compare it with the live rules' content alone
+    const unordered = uciModel ? withoutOrder(live) : live;
+    const drift = uciModel ? diff(fw4Part(unordered), uciModel).map((c) => c.text) : [];
     let before: NatModel;
     let after: NatModel;
     let changes: Change[];
     if (input.pending && uciModel) {
       // the change a reload would make: fw4's part replaced by the model, the rest as it runs
-      before = live;
+      before = unordered;
       const own = new Set(uciModel.zones.map((z) => z.name));
       after = {
         ...uciModel,
         zones: [...uciModel.zones, ...live.zones.filter((z) => !own.has(z.name))],
-        sections: [...uciModel.sections, ...live.sections.filter((s) => s.kind === "rule")],
+        sections: [...uciModel.sections, ...unordered.sections.filter((s) => s.kind === "rule")],
       };
       changes = diff(before, after);
     } else if (input.previous !== null && !input.boot) {
@@ -177,7 +196,7 @@ export function computeLivePlan(input: LiveInput): LiveOutcome {
       result: {
         plan: p, changes, policy: pol.policy, fw4Warnings: uciModel?.warnings ?? [], policyWarnings: pol.warnings, model: after,
       },
-      extra: { applied, drift, warnings, held },
+      extra: { applied, drift, warnings, held, unhandled },
     };
   } catch (e) {
     if (e instanceof InputError) return { ok: false, error: e.message };
