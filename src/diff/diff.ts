@@ -66,7 +66,12 @@ function wordDiff(x: string, y: string): string {
 function optionDiff(a: SectionModel, b: SectionModel, removed: NatRule[], added: NatRule[]): string[] {
   if (a.options.rule !== undefined || b.options.rule !== undefined) {
     // a section of the live ruleset: its rules are its options
-    if (removed.length === 1 && added.length === 1) return [wordDiff(describeRule(removed[0]), describeRule(added[0]))];
+    if (removed.length === 1 && added.length === 1) {
+      const [x, y] = [describeRule(removed[0]), describeRule(added[0])];
+      // the same words: what the rule matches by (an unreadable part, or the rules decided before it) changed
+      if (x === y) return [removed[0].unbounded ? `what natnow cannot read of it changed (${removed[0].unbounded})` : "the rules decided before it changed"];
+      return [wordDiff(x, y)];
+    }
     return [`${removed.length} rule(s) gone, ${added.length} new`];
   }
   const keys = [...new Set([...Object.keys(a.options), ...Object.keys(b.options)])];
