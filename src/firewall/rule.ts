@@ -10,7 +10,7 @@ import type { NatRule, ZoneModel } from "../model/nat.ts";
 
 /** A rule in words: `dstnat ipv4 udp from wan dport 5060 dnat 198.18.1.20:5060`. */
 export function describeRule(r: NatRule): string {
-  const parts: string[] = [r.hook];
+  const parts: string[] = [r.local ? `${r.hook} local` : r.hook];
   if (r.family) parts.push(`ipv${r.family}`);
   if (r.proto !== null) parts.push(r.proto);
   if (r.zone !== null) parts.push(`${r.hook === "dstnat" ? "from" : "to"} ${r.zone}`);
@@ -49,6 +49,6 @@ export function ruleIdentity(r: NatRule, zones: readonly ZoneModel[]): string {
   const zone = r.zone === null ? null : zoneKey(zones.find((z) => z.name === r.zone), r.zone);
   return JSON.stringify([
     r.hook, r.action, r.family, r.proto, zone, sorted(r.src), sorted(r.dst), sortedPorts(r.sport),
-    sortedPorts(r.dport), r.toAddr, r.toPort, r.unbounded, r.opaque ?? null, r.dnatStatus ?? null,
+    sortedPorts(r.dport), r.toAddr, r.toPort, r.unbounded, r.opaque ?? null, r.dnatStatus ?? null, r.local ?? false,
   ]);
 }

@@ -35,6 +35,8 @@ export interface NatRule {
   opaque?: string;
   /** A live srcnat rule's `ct status dnat` (true) or `ct status & dnat == 0` (false). */
   dnatStatus?: boolean;
+  /** A rule of nat output: it translates flows the router itself starts (their source is one of its addresses). */
+  local?: true;
 }
 
 /** A zone's NAT-relevant facts. */

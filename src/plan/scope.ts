@@ -224,9 +224,12 @@ export function ruleMatch(rule: NatRule, scopes: Scopes): Match[] {
       dnat: rule.hook === "srcnat" ? rule.dnatStatus ?? null : null,
     };
     if (rule.hook === "dstnat") {
+      // nat output: the router's own flows (from any of its addresses, or the rule's)
+      const router = scopes.routerAddresses();
+      const src = rule.local ? (rule.src.pos.length ? rule.src : { pos: router, neg: rule.src.neg }) : merge(rule.src, scope);
       out.push({
         ...base,
-        origSrc: only(merge(rule.src, scope), family),
+        origSrc: only(src, family),
         origDst: only(rule.dst, family),
         origDport: hasPorts ? rule.dport : ANY_PORT,
         replySrc: ANY_ADDR,

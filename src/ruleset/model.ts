@@ -98,11 +98,16 @@ function natRules(r: LiveRule, zones: Zones, label: string, own: readonly string
   const dst = local.dst;
   if (dst === null) return [];
   let unbounded = joinReasons(t.unbounded, local.unbounded);
-  if (r.nftHook === "output") unbounded ??= "applies to the router's own traffic (nat output)";
+  // nat output: flows the router itself starts, whose source is one of its addresses (scope.ts)
+  const out = r.nftHook === "output";
+  const devices = (m: DeviceMatch) => m.pos !== null || m.neg.length > 0;
+  // no input device in nat output: its name is "" (nft_meta_store_ifname), so `iifname != X` holds and `iifname X` does not
+  if (out && t.iif.pos !== null && t.iif.pos.indexOf("") < 0) return [];
+  if (out && devices(t.oif)) unbounded ??= "matches an output device in nat output";
   if (r.nftHook === "input") unbounded ??= "applies to traffic to the router itself (nat input)";
-  if (r.hook === "dstnat" && (t.oif.pos !== null || t.oif.neg.length)) unbounded ??= "matches an output device before routing";
-  if (r.hook === "srcnat" && (t.iif.pos !== null || t.iif.neg.length)) unbounded ??= "matches the input device in srcnat";
-  const zone = zones.zoneFor(r.hook === "dstnat" ? "iifname" : "oifname", r.hook === "dstnat" ? t.iif : t.oif);
+  if (!out && r.hook === "dstnat" && devices(t.oif)) unbounded ??= "matches an output device before routing";
+  if (r.hook === "srcnat" && devices(t.iif)) unbounded ??= "matches the input device in srcnat";
+  const zone = out ? null : zones.zoneFor(r.hook === "dstnat" ? "iifname" : "oifname", r.hook === "dstnat" ? t.iif : t.oif);
   const action: NatAction = r.nat === null ? "accept" : r.nat.action;
   const protos = t.protos === null ? [null] : t.protos;
   const opaque = opaqueOf(r, unbounded);
@@ -125,6 +130,7 @@ function natRules(r: LiveRule, zones: Zones, label: string, own: readonly string
       // what natnow cannot read, and what decides before the rule, still tell one rule from another
       ...(opaque !== undefined ? { opaque } : {}),
       ...(t.dnat !== null ? { dnatStatus: t.dnat } : {}),
+      ...(out ? { local: true as const } : {}),
     };
   });
 }

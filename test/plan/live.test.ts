@@ -126,3 +126,24 @@ describe("computeLivePlan, ct status dnat", () => {
     ]);
   });
 });
+
+describe("computeLivePlan, nat output", () => {
+  it("a port published for the router's own clients renews their never-replied flows, from its own addresses", () => {
+    const a = JSON.parse(fixtureText("ruleset", "a.json")) as { nftables: unknown[] };
+    const out = { nftables: [...a.nftables,
+      { table: { family: "ip", name: "local", handle: 50 } },
+      { chain: { family: "ip", table: "local", name: "out", handle: 1, type: "nat", hook: "output", prio: -100, policy: "accept" } },
+      { rule: { family: "ip", table: "local", chain: "out", handle: 2, expr: [
+        { match: { op: "==", left: { payload: { protocol: "tcp", field: "dport" } }, right: 8080 } },
+        { dnat: { addr: "198.18.1.44", port: 80 } }] } },
+    ] };
+    const o = computeLivePlan(base(JSON.stringify(out), fixtureText("ruleset", "a.json")));
+    if (!o.ok) throw new Error(o.error);
+    expect(o.result.plan.unhandled).toEqual([]);
+    expect(o.result.plan.selectors.map((s) => [s.action, s.replied, s.origSrc.pos.sort().join(","), s.origDport.pos])).toEqual([
+      ["renew", false, "127.0.0.1/32,198.18.1.1/32,198.19.100.2/32", [{ min: 8080, max: 8080 }]],
+      // the test's policy resets established flows under added rules too
+      ["revoke", true, "127.0.0.1/32,198.18.1.1/32,198.19.100.2/32", [{ min: 8080, max: 8080 }]],
+    ]);
+  });
+});

@@ -121,3 +121,28 @@ describe("withoutOrder", () => {
     expect(withoutOrder(m).sections.flatMap((s) => s.rules).filter((r) => r.unbounded !== null)).toEqual(unbounded);
   });
 });
+
+describe("nat output: the router's own flows", () => {
+  /** Docker's OUTPUT → DOCKER jump and its published port, as iptables-nft's rules read in native form. */
+  const docker = (iif: unknown) => JSON.stringify({ nftables: [
+    { chain: { family: "ip", table: "nat", name: "OUTPUT", type: "nat", hook: "output", prio: -100 } },
+    { chain: { family: "ip", table: "nat", name: "DOCKER" } },
+    { rule: { family: "ip", table: "nat", chain: "OUTPUT", handle: 2, expr: [
+      { match: { op: "!=", left: { payload: { protocol: "ip", field: "daddr" } }, right: { prefix: { addr: "127.0.0.0", len: 8 } } } },
+      { match: { op: "==", left: { fib: { result: "type", flags: ["daddr"] } }, right: "local" } },
+      { jump: { target: "DOCKER" } }] } },
+    { rule: { family: "ip", table: "nat", chain: "DOCKER", handle: 3, expr: [
+      { match: { op: iif === null ? "!=" : "==", left: { meta: { key: "iifname" } }, right: iif ?? "docker0" } },
+      { match: { op: "==", left: { payload: { protocol: "udp", field: "dport" } }, right: 5060 } },
+      { dnat: { addr: "198.18.200.2", port: 5060 } }] } },
+  ] });
+  const topo = () => topology(NO_FACTS, parseKernelView(fixtureText("ruleset", "ip-addr.json"), []));
+  it("a DNAT of nat output is bounded: local, to the router's own addresses, `iifname != X` always true there", () => {
+    const [r] = rulesetModel(liveRules(parseNftJson(docker(null))), topo()).sections[0].rules;
+    expect(r).toMatchObject({ hook: "dstnat", local: true, zone: null, unbounded: null, toAddr: "198.18.200.2", proto: "udp" });
+    expect(r.dst.pos.filter((p) => !p.includes(":")).sort()).toEqual(["198.18.1.1/32", "198.19.100.2/32"]);
+  });
+  it("`iifname X` never matches in nat output: no rule", () => {
+    expect(rulesetModel(liveRules(parseNftJson(docker("eth1"))), topo()).sections.flatMap((x) => x.rules)).toEqual([]);
+  });
+});
