@@ -119,7 +119,7 @@ function firewallConfig(r: ExecResult): { config: Uint8Array | null; error: stri
 }
 
 /** The firewall config through libuci's CLI (`uci export firewall`), or why it cannot be had. */
-export function exportFirewall(host: Host): { config: Uint8Array | null; error: string } {
+function exportFirewall(host: Host): { config: Uint8Array | null; error: string } {
   return firewallConfig(host.exec(UCI_EXPORT));
 }
 

@@ -2,7 +2,7 @@
 
 import { availability, pickBackend } from "../backend/detect.ts";
 import type { ChangeCounts } from "../backend/result.ts";
-import { exportFirewall, switchState } from "../apply/snapshot.ts";
+import { readSwitch } from "../apply/snapshot.ts";
 import { readKmodStatus } from "../backend/kmod.ts";
 import { parseRuns, type RunRecord, STATE_FILES } from "../apply/state.ts";
 import type { Host } from "../host/host.ts";
@@ -61,8 +61,7 @@ export function statusCommand(host: Host, argv: string[]): number {
   const avail = availability(host, policy.procfsCollateral);
   const detection = pickBackend(avail, policy.backend);
   const kmod = readKmodStatus(host);
-  const fw = exportFirewall(host);
-  const sw = fw.config !== null ? switchState(fw.config) : { on: null, why: `cannot read the firewall config: ${fw.error}` };
+  const sw = readSwitch(host);
   const enabled = sw.on;
   const runsText = host.readFile(`${dir}/${STATE_FILES.runs}`);
   const runs = parseRuns(runsText === null ? null : utf8Decode(runsText));
@@ -72,14 +71,15 @@ export function statusCommand(host: Host, argv: string[]): number {
   const unhandled = newest?.unhandled ?? [];
   if (options["--json"]) {
     out(host, JSON.stringify({
-      enabled, switchWhy: sw.why, daemon, backend: detection.backend, reason: detection.reason, setting: policy.backend, available: avail,
+      enabled, switchWhy: sw.why, platform: sw.platform, daemon, backend: detection.backend, reason: detection.reason, setting: policy.backend, available: avail,
       kmod, unhandled, runs, warnings: policyNote ? [policyNote, ...warnings] : warnings,
     }, null, 2) + "\n");
     return 0;
   }
   const lines = [
     `switch: ${enabled === null ? `unknown (${sw.why})` : enabled ? "on" : "off"}`,
-    `daemon: ${daemon.listening ? `listening (pid ${daemon.pid})` : "not listening (fw4's include runs natnow itself)"}`,
+    `daemon: ${daemon.listening ? `listening (pid ${daemon.pid})`
+      : sw.platform === "linux" ? "no bus to hear (plain Linux: the daemon follows nft monitor alone)" : "not listening (fw4's include runs natnow itself)"}`,
     `backend: ${detection.backend ?? "none"} (setting '${policy.backend}': ${detection.reason})`,
     ...(["kmod", "conntrack", "procfs"] as const).map((b) => `  ${b.padEnd(9)} ${avail[b].ok ? "yes" : "no "}  ${avail[b].why}`),
   ];

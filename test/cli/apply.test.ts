@@ -19,7 +19,7 @@ let dir: string;
  * router rather than of the machine running the tests; `missing` names
  * programs that are not installed.
  */
-async function host(missing: string[] = []): Promise<{ h: Host; out: () => string; err: () => string }> {
+async function host(missing: string[] = [], openwrt = false): Promise<{ h: Host; out: () => string; err: () => string }> {
   const base = await createNodeHost();
   let o = "";
   let e = "";
@@ -32,6 +32,7 @@ async function host(missing: string[] = []): Promise<{ h: Host; out: () => strin
     writeStderr: (d) => void (e += utf8Decode(d)),
     findProgram: (n) => (n === "conntrack" || missing.indexOf(n) >= 0 ? null : base.findProgram(n)),
     readFile: (p) => (p === "/proc/net/natnow" ? null : base.readFile(p)),
+    exists: (p) => (openwrt && p === "/etc/openwrt_release") || base.exists(p),
     exec: (argv, opts) => {
       if (missing.indexOf(argv[0]) >= 0) return { status: 127, stdout: "", stderr: `${argv[0]}: not found` };
       if (argv[0] === "ip" && argv[1] === "-j") return { status: 0, stdout: ip[argv[2]], stderr: "" };
@@ -126,7 +127,8 @@ describe("natnow status", () => {
     const a = await host(["uci"]);
     run(a.h, ["apply", "--ruleset", join(dir, "bad.json"), "--previous-ruleset", rs("a"), ...facts, "--state-dir", dir]);
     run(a.h, ["apply", "--ruleset", rs("a"), "--previous-ruleset", rs("b"), ...facts, "--state-dir", dir]);
-    const s = await host(["uci"]);
+    // OpenWrt without uci: the switch is unknown, and why
+    const s = await host(["uci"], true);
     expect(run(s.h, ["status", "--state-dir", dir, "--policy", join(dir, "none")])).toBe(0);
     const lines = s.out().split("\n").slice(2);
     expect(s.out()).toMatch(/^switch: unknown \(cannot read the firewall config: uci is not installed\)\ndaemon: not listening \(/);
@@ -136,6 +138,12 @@ describe("natnow status", () => {
     expect(lines[5]).toMatch(/^ {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC {2}apply {2}FAILED {2}no backend {2}1 change\(s\) {2}nothing reset {2}\d+ ms$/);
     expect(lines[6]).toBe("      redirect 'SIP' removed");
     expect(s.out()).toMatch(/apply {2}FAILED {2}no backend {2}0 change\(s\)[^\n]*\n {6}error: invalid input: ruleset: no 'nftables' list/);
+  });
+  it("on plain Linux (no openwrt_release, no uci) the switch is on and nothing of OpenWrt is missed", async () => {
+    const s = await host(["uci", "ubus"]);
+    expect(run(s.h, ["status", "--state-dir", dir, "--policy", join(dir, "none")])).toBe(0);
+    expect(s.out()).toMatch(/^switch: on\ndaemon: no bus to hear \(plain Linux/);
+    expect(s.out()).not.toMatch(/uci|ubus/);
   });
   it("says whether a daemon hears the bus: a live pid in the listening file", async () => {
     const cases: [string | null, object][] = [
