@@ -99,8 +99,13 @@ function walkBase(index: ChainIndex, base: NftChain): LiveRule[] {
   const hook = NAT_HOOKS[base.hook as string];
   const baseKey = chainKey(base.family, base.table, base.name);
   const sets = setLookup(index.rs.sets, base.family, base.table);
+  /** Whether a rule after `i` in the chain can decide (NAT, jump, exempt) a packet `terms` also match. */
+  const laterDecides = (rules: readonly NftRule[], i: number, terms: Terms) =>
+    rules.slice(i + 1).some((r) => index.terms(r).some((alt) =>
+      alt.verdict.kind !== "continue" && alt.verdict.kind !== "drop" && !combineTerms(terms, alt.terms).never));
   const walk = (chain: string, path: Terms, gated: boolean, returnEnds: boolean, depth: number) => {
-    for (const r of index.rulesOf(base.family, base.table, chain)) {
+    const rules = index.rulesOf(base.family, base.table, chain);
+    for (const [i, r] of rules.entries()) {
       const marks = gated || readsMark(r.expr);
       for (const alt of index.terms(r)) {
         let terms = combineTerms(path, alt.terms);
@@ -126,7 +131,10 @@ function walkBase(index: ChainIndex, base: NftChain): LiveRule[] {
           case "return":
             // in a base chain (or reached by goto from one) return ends the chain:
             // an exemption; inside a jumped-to chain the caller's later rules
-            // still run, which an exemption cannot say
+            // still run, which an exemption cannot say, unless no later rule
+            // here could decide its packets (Docker's `-i docker0 -j RETURN`
+            // before its `! -i docker0` DNATs): then it changes nothing
+            if (!returnEnds && !laterDecides(rules, i, terms)) break;
             push(null, returnEnds ? null : "returns from a jumped-to chain");
             break;
           case "jump":

@@ -43,6 +43,25 @@ describe("liveRules", () => {
     const rs = parseNftJson(fixtureText("ruleset", "hand.json").replace('"goto": {"target": "sub"}', '"jump": {"target": "sub"}'));
     expect(liveRules(rs).find((r) => r.table === "natx" && r.handle === 21)?.terms.unbounded).toBe("returns from a jumped-to chain; ends only its base chain: inet fwx p can still translate its flows");
   });
+  it.each([
+    ["Docker's `-i docker0 -j RETURN` before `! -i docker0` DNATs changes nothing: no rule", "!=", 0],
+    ["a return before a DNAT that could match its packets stays, unbounded", "==", 1],
+  ])("%s", (_n, op, returns) => {
+    const rs = parseNftJson(JSON.stringify({ nftables: [
+      { chain: { family: "ip", table: "nat", name: "PREROUTING", type: "nat", hook: "prerouting", prio: -100 } },
+      { chain: { family: "ip", table: "nat", name: "DOCKER" } },
+      { rule: { family: "ip", table: "nat", chain: "PREROUTING", handle: 1, expr: [{ jump: { target: "DOCKER" } }] } },
+      { rule: { family: "ip", table: "nat", chain: "DOCKER", handle: 2, expr: [
+        { match: { op: "==", left: { meta: { key: "iifname" } }, right: "docker0" } }, { return: null }] } },
+      { rule: { family: "ip", table: "nat", chain: "DOCKER", handle: 3, expr: [
+        { match: { op, left: { meta: { key: "iifname" } }, right: "docker0" } },
+        { match: { op: "==", left: { payload: { protocol: "udp", field: "dport" } }, right: 5060 } },
+        { dnat: { addr: "198.18.200.2", port: 5060 } }] } },
+    ] }));
+    const rules = liveRules(rs);
+    expect(rules.filter((r) => r.handle === 2).map((r) => r.terms.unbounded)).toEqual(returns ? ["returns from a jumped-to chain"] : []);
+    expect(rules.filter((r) => r.handle === 3).length).toBe(1);
+  });
   it("every nat hook, in the kernel's order", () => {
     expect([...new Set(hand().map((r) => r.nftHook))]).toEqual(["prerouting", "output", "postrouting"]);
   });
