@@ -132,7 +132,14 @@ function vmapOptions(v: Json, sets: SetLookup): [Option, Verdict][] {
     const vk = isObject(verdict) ? Object.keys(verdict)[0] : null;
     const out = vk !== null && isObject(verdict) ? verdictOf(vk, verdict[vk]) : null;
     if (!out) throw new Unreadable(`vmap: ${JSON.stringify(verdict)} is not a verdict`);
-    return [elementOption(key, k), out];
+    // a key natnow cannot read (kube-proxy's `numgen random mod N`): each target is still
+    // walked, under the readable part of the rule (a superset of the packets it gets)
+    try {
+      return [elementOption(key, k), out];
+    } catch (e) {
+      if (!(e instanceof Unreadable)) throw e;
+      return [option(withReason(anyTerms(), e.message)), out];
+    }
   });
 }
 
