@@ -82,15 +82,20 @@ interface Added {
  * A keeping rule natnow cannot read whole keeps its readable part (never
  * too little), and says so.
  */
-function keepFor(rule: NatRule, added: Added, family: 4 | 6, unhandled: string[]): FlowMatch[] {
+function keepFor(rule: NatRule, added: Added, of: Match, unhandled: string[]): FlowMatch[] {
   const out: FlowMatch[] = [];
+  const family = of.family;
+  const flows = asFlowMatch(of);
+  const keep = (a: NatRule, extra: Partial<FlowMatch>) => {
+    const exact = boundedMatch(a, added.scopes);
+    const ms = (typeof exact === "string" ? readableMatch(a, added.scopes) : exact).filter((m) => m.family === family);
+    const kept = ms.map((m) => ({ ...asFlowMatch(m), ...extra })).filter((k) => !disjoint(flows, k));
+    // wider than the rule, where it meets the revoke: some flows there may be kept too long
+    if (typeof exact === "string" && kept.length) unhandled.push(`flows '${a.label}' may translate alike were kept (${exact})`);
+    out.push(...kept);
+  };
   if (!rule.unbounded) {
-    for (const a of added.rules) {
-      if (!sameTranslation(rule, a)) continue;
-      const ms = a.unbounded ? readableMatch(a, added.scopes) : ruleMatch(a, added.scopes);
-      if (a.unbounded) unhandled.push(`flows '${a.label}' may translate alike were kept (it ${a.unbounded})`);
-      for (const m of ms) if (m.family === family) out.push(asFlowMatch(m));
-    }
+    for (const a of added.rules) if (sameTranslation(rule, a)) keep(a, {});
     return out;
   }
   // the readable part may hold flows other rules translate: keep each
@@ -99,11 +104,7 @@ function keepFor(rule: NatRule, added: Added, family: 4 | 6, unhandled: string[]
     // a rule that translates to another address cannot give a flow the removed rule's translation
     if (a.hook !== rule.hook || a.action !== rule.action || a.toAddr !== rule.toAddr) continue;
     const t = translation(a, added.scopes, family);
-    if (t === null) continue;
-    const exact = boundedMatch(a, added.scopes);
-    const ms = typeof exact === "string" ? readableMatch(a, added.scopes) : exact;
-    if (typeof exact === "string") unhandled.push(`flows '${a.label}' may translate alike were kept (${exact})`);
-    for (const m of ms) if (m.family === family) out.push({ ...asFlowMatch(m), ...t });
+    if (t !== null) keep(a, t);
   }
   return out;
 }
@@ -142,7 +143,7 @@ function removedSelectors(
   const exact = boundedMatch(rule, scopes);
   if (typeof exact === "string") return removedReadable(rule, exact, scopes, reason, policy, added, notes, unhandled);
   for (const m of exact) {
-    const keep = keepFor(rule, added, m.family, unhandled);
+    const keep = keepFor(rule, added, m, unhandled);
     const to = rule.toAddr === null ? [] : ofFamily(targetPrefixes(rule.toAddr), m.family);
     switch (rule.action) {
       case "dnat":
@@ -202,7 +203,7 @@ function removedReadable(
   for (const m of readableMatch(rule, scopes)) {
     const t = translation(rule, scopes, m.family);
     if (t === null) throw new Unbounded(`${why}; what it translated to is unknown`);
-    out.push(selector(m, "revoke", reason, { ...t, keep: keepFor({ ...rule, unbounded: why }, added, m.family, unhandled) }));
+    out.push(selector(m, "revoke", reason, { ...t, keep: keepFor({ ...rule, unbounded: why }, added, m, unhandled) }));
   }
   if (out.length) notes.push(`revoked by its target within what natnow reads of it (${why})`);
   return out;
