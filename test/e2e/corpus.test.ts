@@ -11,7 +11,7 @@
  * keep its entry (a bystander never reset). A table by program is printed.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Flow } from "../../src/conntrack/flow.ts";
@@ -192,7 +192,11 @@ async function runCase(ref: Router, c: CorpusCase): Promise<Outcome> {
       last = s;
       return settled;
     }, 4000);
-    writeFileSync(r.path("previous.json"), r.rulesetJson());
+    // the baseline as natnow keeps it: a run before the change (what the daemon did when the program
+    // last wrote), so natnow compares with what it read then (xt resolved, only the sets NAT uses)
+    rmSync(r.path("previous.json"), { force: true });
+    const first = r.apply(["--json", "--backend", "conntrack", "--policy", fixturePath("corpus", "policy")]);
+    if (first.status !== 0 && first.status !== 3) throw new Error(`the baseline run failed (${first.status}): ${first.stderr}`);
     c.apply(r);
     const pre = r.table();
     const run = r.apply(["--json", "--backend", "conntrack", "--policy", fixturePath("corpus", "policy")]);
