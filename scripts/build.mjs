@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 // Bundles src/cli/main.ts into dist/natnow.js: one ES module, no Node
 // built-ins on the QuickJS code path (they are imported dynamically, only
-// under Node), minified. Prints the size; fails above 150 KB.
+// under Node), minified. Prints the size; fails above 192 KiB (the reader
+// of iptables-nft's save output and real programs' rule shapes took it past
+// 150; the package ships it gzip-compressed, about a quarter of that).
 import { build } from "esbuild";
 import { statSync } from "node:fs";
 
-const LIMIT = 150 * 1024;
+const LIMIT = 192 * 1024;
 const outfile = "dist/natnow.js";
 await build({
   entryPoints: ["src/cli/main.ts"],
