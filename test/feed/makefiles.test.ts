@@ -60,8 +60,9 @@ describe("the feed's package Makefiles", () => {
     const ext = readFileSync(join(FEED, "iptables-mod-natnow", "Makefile"), "utf8");
     const kmod = readFileSync(join(FEED, "kmod-natnow", "Makefile"), "utf8");
     expect(ext).toMatch(/^ {2}DEPENDS:=\+libxtables \+kmod-ipt-natnow$/m);
-    expect(ext).toMatch(/^PKG_BUILD_DEPENDS:=natnow-kmod$/m);
-    expect(kmod).toMatch(/^PKG_NAME:=natnow-kmod$/m);
+    // OpenWrt's scan names a source package after its directory: a build dependency names that
+    expect(ext).toMatch(/^PKG_BUILD_DEPENDS:=kmod-natnow$/m);
+    expect(kmod).toMatch(/^PKG_NAME:=kmod-natnow$/m);
     expect(kmod).toMatch(/define Build\/InstallDev\n[\s\S]*xt_NATNOW\.h \$\(1\)\/usr\/include\/linux\/netfilter\//);
     expect(ext).not.toMatch(/kmod-natnow\/src/);
   });
@@ -69,7 +70,9 @@ describe("the feed's package Makefiles", () => {
     const t = readFileSync(join(repoRoot, "luci", "luci-app-natnow", "Makefile"), "utf8");
     const title = /^LUCI_TITLE:=(.*)$/m.exec(t)?.[1] ?? "";
     expect("luci-app-natnow".length + 2 + title.length).toBeLessThanOrEqual(72);
-    expect(t).toMatch(/^PKG_MAINTAINER:=[^<]+ <[^>@]+@[^>]+>$/m);
+    // luci.mk takes the maintainer and URL from LUCI_MAINTAINER and LUCI_URL
+    expect(t).toMatch(/^LUCI_MAINTAINER:=[^<]+ <[^>@]+@[^>]+>$/m);
+    expect(t).toMatch(/^LUCI_URL:=https:\/\/\S+$/m);
     expect(t).toMatch(/^include \.\.\/\.\.\/luci\.mk$/m);
   });
 });
