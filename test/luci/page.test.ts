@@ -35,8 +35,11 @@ function uciState(include: Record<string, unknown> | null = { natnow: INCLUDE })
 
 /** An rpcd answer: natnow's JSON, a bare ubus status, optionally late. */
 type Answer = { data: unknown; delayMs?: number } | { status: number; delayMs?: number };
-const natnow = (over: Partial<Record<"status" | "plan" | "apply", Answer>> = {}) => ({
-  natnow: { status: { data: reply("status") }, plan: { data: reply("plan") }, apply: { data: reply("apply") }, ...over },
+const natnow = (over: Partial<Record<"status" | "plan" | "apply" | "dismiss", Answer>> = {}) => ({
+  natnow: {
+    status: { data: reply("status") }, plan: { data: reply("plan") }, apply: { data: reply("apply") },
+    dismiss: { data: { ok: true, dismissed: [] } }, ...over,
+  },
 });
 
 interface Opened {
@@ -174,6 +177,22 @@ describe.skipIf(!existsSync(CHROMIUM))("luci-app-natnow in chromium (FAKE LuCI r
     expect(await page.textContent(".natnow-result")).toBe(`Done: renewed ${a.result.renewed}, revoked ${a.result.revoked} in ${a.durationMs} ms.`);
     expect((await router()).calls.filter((c) => c === "natnow.apply")).toHaveLength(1);
     await shot(page, "05-reset-done");
+    await page.close();
+  });
+
+  it("unhandled changes are shown above the status until dismissed; Dismiss calls natnow.dismiss once", async () => {
+    const u = "rule 'ip nat post handle 9' removed: zone 'oifname ppp0' has no known address; what it translated to is unknown";
+    const { page, router } = await open({ ubus: natnow({ status: { data: { ...reply("status"), unhandled: [u] } } }) });
+    expect(await page.textContent(".natnow-unhandled li")).toBe(u);
+    await shot(page, "04b-unhandled");
+    await press(page, ".natnow-dismiss");
+    await page.waitForFunction(() => document.querySelector(".natnow-unhandled")?.textContent === "Dismissed.");
+    expect((await router()).calls.filter((c) => c === "natnow.dismiss")).toHaveLength(1);
+    await page.close();
+  });
+  it("nothing unhandled: no box", async () => {
+    const { page } = await open();
+    expect(await page.$(".natnow-unhandled")).toBeNull();
     await page.close();
   });
 
