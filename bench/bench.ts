@@ -14,6 +14,7 @@
  *    `conntrack -F`, with the entries each destroyed.
  * 4. A blocklist table of 0 to 300k intervals beside fw4 (bench/blocklist.ts):
  *    bytes read, peak RSS and time of one `natnow apply --dry-run`.
+ * 5. What the fallback costs against the exact plan, in 10k and 100k tables (bench/fallback.ts).
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -23,6 +24,7 @@ import { fixturePath, repoRoot } from "../test/helpers/fixtures.ts";
 import { nowNs, Router, sleep } from "../test/e2e/harness.ts";
 import { natnowArgv } from "../test/helpers/qjs.ts";
 import { blocklistBench, blocklistLines } from "./blocklist.ts";
+import { fallbackBench, fallbackLines } from "./fallback.ts";
 
 const SIZES = (process.env.NATNOW_BENCH_SIZES ?? "10000,100000,1000000").split(",").map(Number);
 const AFFECTED = 100;
@@ -299,6 +301,9 @@ async function main(): Promise<number> {
   console.log();
   process.stderr.write("blocklist runs...\n");
   console.log(`${SCENARIOS.length + 2}. ${blocklistLines(blocklistBench()).join("\n")}`);
+  console.log();
+  process.stderr.write("fallback runs...\n");
+  console.log(`${SCENARIOS.length + 3}. ${fallbackLines(fallbackBench()).join("\n")}`);
   return 0;
 }
 
