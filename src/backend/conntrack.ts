@@ -295,7 +295,8 @@ export function applyConntrack(host: Host, selectors: readonly Selector[], opts:
       view.narrowed[fam] = narrowedBy(argv);
       if (argv.indexOf("UNREPLIED") >= 0) view.unrepliedOnly = true;
       const t = parseTable(r.stdout);
-      flows.push(...t.flows);
+      // not push(...): QuickJS takes at most 65535 arguments, a table can hold millions of entries
+      for (const f of t.flows) flows.push(f);
       for (const p of t.problems.slice(0, 5)) result.errors.push(`conntrack -L line ${p.line} unread: ${p.reason}`);
     }
     return { flows, view };
