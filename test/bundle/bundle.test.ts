@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tmpdir } from "node:os";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { natnowArgv } from "../helpers/qjs.ts";
 import { configFixtures, fixturePath, repoRoot } from "../helpers/fixtures.ts";
@@ -113,4 +113,23 @@ describe("the bundle's output is right, not just the same", () => {
       ["renew", "redirect 'SIP' added"], ["renew", "redirect 'SIP' added"], ["renew", "redirect 'SIP' added"],
     ]);
   });
+});
+
+describe("a table larger than QuickJS's argument limit (65535), in qjs", () => {
+  it("a plan reading 70,000 entries of one family completes (dry run, a fake conntrack -L)", () => {
+    // a fake conntrack: 70,000 forwarded SIP flows for -L, nothing else
+    const bin = join(scratch, "bin");
+    const fake = join(bin, "conntrack");
+    mkdirSync(bin, { recursive: true });
+    const line = "ipv4 2 udp 17 99 src=198.19.%d.%d dst=198.19.100.2 sport=%d dport=5060 src=198.18.1.20 dst=198.19.%d.%d sport=5060 dport=%d [ASSURED] mark=0 use=1 id=%d";
+    writeFileSync(fake, "#!/bin/sh\n[ \"$1\" = --version ] && { echo 'conntrack v1.4.7 (conntrack-tools)'; exit 0; }\n" +
+      `[ "$1" = -L ] || exit 0\nawk 'BEGIN { for (i = 0; i < 70000; i++) printf "${line}\\n", int(i / 250) % 250, i % 250, 1024 + i % 60000, int(i / 250) % 250, i % 250, 1024 + i % 60000, i + 1 }'\n`);
+    chmodSync(fake, 0o755);
+    const [qjs, ...rest] = natnowArgv("apply", "--ruleset", fixturePath("ruleset", "a.json"), "--previous-ruleset", fixturePath("ruleset", "b.json"),
+      ...facts, "--backend", "conntrack", "--dry-run", "--json");
+    const r = spawnSync(qjs, rest, { cwd: repoRoot, encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }, maxBuffer: 1 << 26 });
+    expect([r.status, r.stderr]).toEqual([0, ""]);
+    // all but the one whose source is the router's own address (198.19.100.2)
+    expect(JSON.parse(r.stdout).result.matched).toBe(69999);
+  }, 60_000);
 });
