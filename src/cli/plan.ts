@@ -1,7 +1,8 @@
 /** `natnow plan`: the reset plan for a config change, for humans or as JSON. */
 
 import type { Host } from "../host/host.ts";
-import { computePlan, type PlanInput, type PlanResult } from "../plan/compute.ts";
+import { computePlan, type PlanInput } from "../plan/compute.ts";
+import type { PlanResult } from "../plan/input.ts";
 import { describeSelector } from "../plan/selector.ts";
 import { utf8Decode } from "../base/utf8.ts";
 import { optionValue, parseArgs, UsageError } from "./args.ts";

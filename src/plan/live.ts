@@ -16,7 +16,7 @@ import { formatNftJson, natSubset, type NftRuleset, parseNftJson, RulesetError }
 import { liveRules } from "../ruleset/walk.ts";
 import { holdUpnp, type UpnpState } from "../ruleset/upnphold.ts";
 import { resolveXtables, type XtablesText } from "../ruleset/xtables.ts";
-import { InputError, parseConfig, type PlanOutcome, planPolicy, readFacts } from "./compute.ts";
+import { InputError, parseConfig, type PlanOutcome, planPolicy, readFacts } from "./input.ts";
 import { bootChanges, plan } from "./plan.ts";
 
 /** The kernel's view of devices: `ip -j addr` and `ip -j route` per family. */

@@ -1,5 +1,6 @@
 /** Test helpers: plans from fixture configs with the shared fw4 example facts. */
-import { computePlan, type PlanResult } from "../../src/plan/compute.ts";
+import { computePlan } from "../../src/plan/compute.ts";
+import type { PlanResult } from "../../src/plan/input.ts";
 import { utf8Encode } from "../../src/base/utf8.ts";
 import { fixtureText } from "./fixtures.ts";
 

@@ -186,7 +186,7 @@ describe.skipIf(!existsSync(CHROMIUM))("luci-app-natnow in chromium (FAKE LuCI r
     expect(await page.textContent(".natnow-unhandled li")).toBe(u);
     await shot(page, "04b-unhandled");
     await press(page, ".natnow-dismiss");
-    await page.waitForFunction(() => document.querySelector(".natnow-unhandled")?.textContent === "Dismissed.");
+    await page.waitForFunction("document.querySelector('.natnow-unhandled')?.textContent === 'Dismissed.'");
     expect((await router()).calls.filter((c) => c === "natnow.dismiss")).toHaveLength(1);
     await page.close();
   });
