@@ -11,36 +11,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { run } from "../../src/cli/run.ts";
-import { createNodeHost } from "../../src/host/node.ts";
-import type { Host } from "../../src/host/host.ts";
-import { utf8Decode } from "../../src/base/utf8.ts";
 import { formatNftJson, natSubset, parseNftJson } from "../../src/ruleset/nft.ts";
 import { fixturePath, fixtureText } from "../helpers/fixtures.ts";
+import { fixtureHost } from "../helpers/clihost.ts";
 
 let dir: string;
 
-/** The Node host with captured output, no reset backend, and the fixture router's `ip -j` view. */
-async function host(): Promise<{ h: Host; out: () => string; err: () => string; reset: () => void }> {
-  const base = await createNodeHost();
-  let o = "";
-  let e = "";
-  const ip: Record<string, string> = {
-    addr: fixtureText("ruleset", "ip-addr.json"), "-4": fixtureText("ruleset", "ip-route4.json"), "-6": fixtureText("ruleset", "ip-route6.json"),
-  };
-  const h: Host = {
-    ...base,
-    writeStdout: (d) => void (o += utf8Decode(d)),
-    writeStderr: (d) => void (e += utf8Decode(d)),
-    findProgram: (n) => (n === "conntrack" ? null : base.findProgram(n)),
-    readFile: (p) => (p === "/proc/net/natnow" ? null : base.readFile(p)),
-    exec: (argv, opts) => {
-      if (argv[0] === "ip" && argv[1] === "-j") return { status: 0, stdout: ip[argv[2]] ?? "[]", stderr: "" };
-      return base.exec(argv, opts);
-    },
-    execAll: (argvs) => argvs.map((a) => h.exec(a)),
-  };
-  return { h, out: () => o, err: () => e, reset: () => void (o = e = "") };
-}
+const host = () => fixtureHost();
 
 /** fw4's example a, with extra rules in a table of their own (as nft -j prints them). */
 function withTable(extra: { chain: string; hook: string; rules: unknown[][] }[]): string {
