@@ -42,7 +42,7 @@ import { installHolds, needsTombstone } from "./holds.ts";
 import { type BackendResult, countChange, emptyResult } from "./result.ts";
 
 /** A tuple field conntrack-tools can filter on, with its option. */
-const FIELDS = {
+export const FIELDS = {
   "dst": "-d",
   "dport": "--dport",
   "reply-src": "-r",
