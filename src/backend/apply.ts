@@ -3,7 +3,7 @@
 import type { Host } from "../host/host.ts";
 import type { Policy } from "../config/policy.ts";
 import type { Selector } from "../plan/selector.ts";
-import { applyConntrack } from "./conntrack.ts";
+import { applyConntrackOneWalk } from "./onewalk.ts";
 import { holdSetsInRuleset } from "./holds.ts";
 import { applyKmod } from "./kmod.ts";
 import { applyProcfs } from "./procfs.ts";
@@ -33,7 +33,7 @@ export function applyWith(host: Host, backend: BackendName, selectors: readonly 
     case "kmod":
       return applyKmod(host, selectors, { ttl: ctx.policy.kmodTtl, dryRun: ctx.dryRun, path: ctx.paths?.kmod });
     case "conntrack":
-      return applyConntrack(host, selectors, {
+      return applyConntrackOneWalk(host, selectors, {
         holdMs: HOLD_MS, tombstoneMs: TOMBSTONE_MS, dryRun: ctx.dryRun,
         holds: ctx.ruleset === undefined ? undefined : holdSetsInRuleset(ctx.ruleset),
       });

@@ -2,7 +2,10 @@
  * The conntrack-tools backend. Every `conntrack -L` and `-D` of
  * conntrack-tools (1.4.7 and 1.4.8) walks the whole table in userspace
  * (≈0.25 s at 100k entries); each line of its batch mode (`-R`) too. So
- * the backend counts walks:
+ * the backend counts walks. A revoke whose every selector one `-D` filter
+ * names exactly (exact.ts) is one walk (onewalk.ts: a wide hold on the old
+ * peer, the `-D`, then the exact holds of the clients it listed). This
+ * file is the dump path, for everything else, which takes two:
  *
  * 1. Dump each family the plan concerns (`conntrack -L -o
  *    extended,id`, narrowed by fields every selector shares, and by the
@@ -24,11 +27,11 @@
  *    the dump) is counted as collateral.
  * A `-D -u UNREPLIED` would delete replied entries too (the status filter
  * reaches the kernel only with -L): never-replied is decided from the dump.
- * The dump cannot be skipped for a revoke even where one `-D` filter would
- * name its flows exactly: the holds must be in place before the delete,
- * or the old peer's next packet re-creates the reversed entry in the
- * moment between (the daemon's test (b) shows it), and a hold names the
- * clients, which only the dump knows.
+ * The holds must be in place before the delete, or the old peer's next
+ * packet re-creates the reversed entry in the moment between (the daemon's
+ * test (b2) fails without the wide hold), and a hold names the clients,
+ * which only a listing knows: here the dump; in one walk, the wide hold
+ * stands in until the `-D` has listed them.
  */
 
 import { choose, type Flow } from "../conntrack/flow.ts";
@@ -251,7 +254,7 @@ export function listArgs(family: 4 | 6, selectors: readonly Selector[], kernelSt
 }
 
 /** Whether `conntrack -D` failed, not just found nothing (it exits 1 after deleting none). */
-function deleteFailed(r: { status: number; stderr: string }): boolean {
+export function deleteFailed(r: { status: number; stderr: string }): boolean {
   return r.status !== 0 && !/\b0 flow entries have been deleted/.test(r.stderr);
 }
 

@@ -164,21 +164,23 @@ export function holdSetsInRuleset(json: string): { name: string; empty: boolean 
 /**
  * Installs holds for revoked flows (`refreshMs` for flows whose forward is
  * gone, `holdMs` for the others); `existing`: the hold sets there are
- * (from the run's snapshot), else listed with nft. Returns what failed, or null.
+ * (from the run's snapshot), else listed with nft; `also`: nft lines for
+ * the same transaction (a wide hold's drop: widehold.ts). Returns what
+ * failed, or null.
  */
 export function installHolds(
   host: Host, flows: readonly { flow: Flow; refresh: boolean }[], holdMs: number, refreshMs: number,
-  existing?: readonly { name: string; empty: boolean }[] | null,
+  existing?: readonly { name: string; empty: boolean }[] | null, also = "",
 ): string | null {
   const sets = holdMs > 0 ? holdSets(flows, holdMs, refreshMs) : [];
-  if (!sets.length) return null;
+  if (!sets.length && !also) return null;
   if (!host.findProgram("nft")) return "nft is missing: revoked flows are not held against their old peer";
   let known = existing ?? null;
-  if (known === null) {
+  if (known === null && sets.length) {
     const listing = host.exec(["nft", "list", "table", "inet", HOLD_TABLE]);
     known = listing.status === 0 ? listedHoldSets(listing.stdout) : [];
   }
-  const script = holdScript(sets, known, refreshMs);
-  const r = host.exec(["nft", "-f", "-"], { input: script ?? "" });
+  const script = (holdScript(sets, known ?? [], refreshMs) ?? "") + also;
+  const r = host.exec(["nft", "-f", "-"], { input: script });
   return r.status === 0 ? null : `nft hold failed: ${r.stderr.trim()}`;
 }

@@ -240,6 +240,41 @@ describe.skipIf(!canRunNetns)(`natnow daemon on the namespace router (fake ubus 
     expect(acted(x.runs)).toMatchObject({ ok: true, changes: [`rule 'ip upnp pre "game"' removed`] });
   }, 30_000);
 
+  it("(b2) the same mapping for one remote host: revoked in one walk (one -D, no dump), cut within 1 s and held", async () => {
+    const x = await withDaemon({ l2: "198.18.1.20" }, "a", async (r, d) => {
+      // what conntrack natnow runs: logged, then the real one
+      const real = spawnSync("readlink", [join(d.tools, "conntrack")], { encoding: "utf8" }).stdout.trim();
+      const calls = r.path("conntrack.log");
+      rmSync(join(d.tools, "conntrack"));
+      writeFileSync(join(d.tools, "conntrack"), `#!/bin/sh\nprintf '%s\\n' "$*" >> ${calls}\nexec ${real} "$@"\n`, { mode: 0o755 });
+      d.start("0.1");
+      writeFileSync(r.path("upnp.nft"), 'table ip upnp {\n chain pre {\n  type nat hook prerouting priority dstnat - 1; policy accept;\n' +
+        '  iifname "eth1" ip saddr 198.19.100.1 udp dport 6000 dnat to 198.18.1.20:6000 comment "game"\n }\n}\n');
+      r.in("r", "nft", "-f", r.path("upnp.nft"));
+      r.in("r", "nft", "insert", "rule", "inet", "fw4", "forward_wan", "ip", "daddr", "198.18.1.20", "udp", "dport", "6000", "accept");
+      await sleep(800);
+      const client = r.traffic("w", ["-b", "4000", "-t", "198.19.100.2", "-p", "6000", "-i", "20", "-d", "5"]);
+      await sleep(300);
+      const old = r.traffic("l2", ["-b", "6000", "-t", "198.19.100.1", "-p", "4000", "-i", "20", "-d", "4.7", "-r", r.path("old")]);
+      await sleep(1200);
+      writeFileSync(calls, "");
+      const tDel = nowNs();
+      r.in("r", "nft", "delete", "table", "ip", "upnp"); // the mapping expires
+      await Promise.all([client, old]);
+      const got = r.received("old").filter((p) => p.from === "198.19.100.1");
+      return {
+        before: got.filter((p) => p.t < tDel).length,
+        late: got.filter((p) => p.t > tDel + 1_000_000_000n).length,
+        calls: readFileSync(calls, "utf8").split("\n").filter(Boolean),
+        runs: d.runs(),
+      };
+    });
+    expect(x.before).toBeGreaterThan(20);
+    expect(x.late).toBe(0);
+    expect(acted(x.runs)).toMatchObject({ ok: true, changes: [`rule 'ip upnp pre "game"' removed`] });
+    expect(x.calls).toEqual(["-D -f ipv4 -p 17 --dport 6000 -r 198.18.1.20 --reply-port-src 6000 -s 198.19.100.1 --dst-nat -o extended,id"]);
+  }, 30_000);
+
   it("(c) a forward from an nft include file: the stuck flow reaches the host within 1 s", async () => {
     const x = await withDaemon({ l1: "198.18.1.50", l2: "198.18.1.20" }, "a", async (r, d) => {
       d.start("0.1");
