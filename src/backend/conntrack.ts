@@ -40,7 +40,7 @@ import type { Host } from "../host/host.ts";
 import type { AddrMatch, PortMatch } from "../net/match.ts";
 import { formatIp, parsePrefix } from "../net/ip.ts";
 import { PORT_PROTOS } from "../net/proto.ts";
-import { type Selector } from "../plan/selector.ts";
+import { markText, type Selector } from "../plan/selector.ts";
 import { installHolds, needsTombstone } from "./holds.ts";
 import { type BackendResult, countChange, emptyResult } from "./result.ts";
 
@@ -54,6 +54,8 @@ export const FIELDS = {
   "sport": "--sport",
   "reply-dst": "-q",
   "reply-dport": "--reply-port-dst",
+  // conntrack-tools' mark filter, VALUE/MASK: only ever a dump's narrowing (mwan3's interface marks)
+  "mark": "--mark",
 } as const;
 
 /** A conntrack-tools filter field. */
@@ -92,6 +94,8 @@ function fieldValue(f: Flow, k: FilterField): string | null {
       return f.reply.sport === null ? null : String(f.reply.sport);
     case "reply-dport":
       return f.reply.dport === null ? null : String(f.reply.dport);
+    case "mark":
+      return f.mark === undefined ? null : String(f.mark);
   }
 }
 
@@ -228,6 +232,7 @@ function singleValues(s: Selector): Map<string, string> {
     add("--reply-port-src", port(s.replySport));
     add("--reply-port-dst", port(s.replyDport));
   }
+  if (s.mark) m.set("--mark", markText(s.mark));
   return m;
 }
 
@@ -249,7 +254,7 @@ export function listArgs(family: 4 | 6, selectors: readonly Selector[], kernelSt
   const common = [...maps[0]].filter(([opt, v]) => maps.every((m) => m.get(opt) === v));
   // port options need the protocol (conntrack refuses them alone)
   const proto = common.some(([opt]) => opt === "-p");
-  for (const [opt, v] of common) if (proto || !opt.startsWith("--")) args.push(opt, v);
+  for (const [opt, v] of common) if (proto || !opt.startsWith("--") || opt === "--mark") args.push(opt, v);
   return args;
 }
 

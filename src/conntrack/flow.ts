@@ -27,6 +27,8 @@ export interface Flow {
   zone: number;
   /** ctnetlink id, when the backend knows it. */
   id: number | null;
+  /** The entry's conntrack mark (`mark=` of the listing); absent when the listing has none. */
+  mark?: number;
 }
 
 const prefixCache = new Map<string, Prefix>();
@@ -70,7 +72,8 @@ export function flowMatches(s: FlowMatch, f: Flow): boolean {
     portMatches(s.origSport, f.orig.sport) &&
     portMatches(s.origDport, f.orig.dport) &&
     portMatches(s.replySport, f.reply.sport) &&
-    portMatches(s.replyDport, f.reply.dport);
+    portMatches(s.replyDport, f.reply.dport) &&
+    (s.mark === undefined || (f.mark !== undefined && ((f.mark & s.mark.mask) >>> 0) === (s.mark.value >>> 0)));
 }
 
 /** Whether a flow is in the set a selector names (and not one it keeps). */

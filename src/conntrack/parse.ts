@@ -45,6 +45,11 @@ function tuple(kv: Map<string, string>, what: string): Tuple {
   return { src, dst, sport: port("sport"), dport: port("dport") };
 }
 
+/** The entry's conntrack mark (`mark=`, decimal as conntrack-tools prints it), when the listing has one. */
+function markOf(v: string | undefined): { mark?: number } {
+  return v !== undefined && /^[0-9]{1,10}$/.test(v) && Number(v) <= 0xffffffff ? { mark: Number(v) } : {};
+}
+
 /** Parses one line; throws with a reason when it is not a conntrack entry. */
 export function parseLine(text: string): Flow {
   const words = text.trim().split(/\s+/);
@@ -100,6 +105,7 @@ export function parseLine(text: string): Flow {
     snat: !same(reply.dst, orig.src) || reply.dport !== orig.sport,
     zone: num("zone", 0),
     id: rest.has("id") ? num("id", 0) : null,
+    ...markOf(rest.get("mark")),
   };
 }
 

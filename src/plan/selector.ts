@@ -25,6 +25,19 @@ export interface FlowMatch {
   snat: boolean | null;
   /** Entry has (true) / has not (false) seen a reply; null = either. */
   replied: boolean | null;
+  /** The entry's conntrack mark, masked, equals `value` (mwan3's interface marks); absent = any mark. */
+  mark?: MarkMatch;
+}
+
+/** A conntrack mark condition: `mark & mask == value`, as conntrack-tools' `--mark VALUE/MASK`. */
+export interface MarkMatch {
+  value: number;
+  mask: number;
+}
+
+/** A mark condition as conntrack-tools writes it: `0x100/0x3f00`. */
+export function markText(m: MarkMatch): string {
+  return `0x${(m.value >>> 0).toString(16)}/0x${(m.mask >>> 0).toString(16)}`;
 }
 
 /** A set of conntrack entries, with what to do with them and why. */
@@ -62,6 +75,7 @@ function describeMatch(s: FlowMatch): string {
   if (s.dnat !== null) parts.push(s.dnat ? "dnat" : "!dnat");
   if (s.snat !== null) parts.push(s.snat ? "snat" : "!snat");
   if (s.replied !== null) parts.push(s.replied ? "replied" : "unreplied");
+  if (s.mark) parts.push(`mark ${markText(s.mark)}`);
   return parts.join(" ");
 }
 
