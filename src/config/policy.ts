@@ -4,6 +4,7 @@ import { binaryToText } from "../uci/bytes.ts";
 import { parseUci } from "../uci/parse.ts";
 import { type UciPackage, UciParseError } from "../uci/types.ts";
 import { parseBool } from "../firewall/values.ts";
+import { protoNumber } from "../net/proto.ts";
 
 /** Which reset mechanism to use. */
 export type BackendChoice = "auto" | "kmod" | "conntrack" | "procfs";
@@ -30,6 +31,14 @@ export interface Policy {
   kmodTtl: number;
   /** Allow the procfs backend to delete by address (may hit other flows of that address). */
   procfsCollateral: boolean;
+  /** Follow mwan3: move the flows an interface change leaves on a path its rules would not choose now. */
+  failover: boolean;
+  /** The protocols whose flows move back to a preferred mwan3 member at once (null: all, []: none). */
+  failback: number[] | null;
+  /** `failback` per mwan3 policy name (`list failback_policy 'voip=all'`). */
+  failbackPolicies: Record<string, number[] | null>;
+  /** Seconds a preferred member must have been online before flows move back to it. */
+  failbackDelay: number;
 }
 
 /** The defaults, used for anything not set or not valid. */
@@ -43,7 +52,20 @@ export const DEFAULT_POLICY: Policy = {
   backend: "auto",
   kmodTtl: 0,
   procfsCollateral: false,
+  failover: true,
+  failback: [17],
+  failbackPolicies: {},
+  failbackDelay: 0,
 };
+
+/** A failback protocol list (`udp`, `udp icmp`, `all`, `none`), or null when a word is no protocol. */
+export function parseFailback(text: string): { protocols: number[] | null } | null {
+  const words = text.trim().split(/[ \t,]+/).filter(Boolean);
+  if (words.length === 1 && words[0] === "all") return { protocols: null };
+  if (words.length === 1 && words[0] === "none") return { protocols: [] };
+  const nums = words.map(protoNumber);
+  return nums.length && nums.every((n) => n !== null) ? { protocols: nums } : null;
+}
 
 /** A policy and the problems found reading it. */
 export interface PolicyResult {
@@ -56,7 +78,7 @@ export interface PolicyResult {
  * and replaced by its default: it never makes a plan wider.
  */
 function parsePolicy(pkg: UciPackage | null): PolicyResult {
-  const policy: Policy = { ...DEFAULT_POLICY, exclude: [] };
+  const policy: Policy = { ...DEFAULT_POLICY, exclude: [], failbackPolicies: {} };
   const warnings: string[] = [];
   const s = pkg?.sections.find((x) => x.type === "natnow" && x.name === "main") ??
     pkg?.sections.find((x) => x.type === "natnow");
@@ -70,7 +92,7 @@ function parsePolicy(pkg: UciPackage | null): PolicyResult {
       bad("must not be a list");
       return null;
     };
-    const boolOpt = (key: "renew" | "revoke" | "established" | "fallback" | "procfsCollateral") => {
+    const boolOpt = (key: "renew" | "revoke" | "established" | "fallback" | "procfsCollateral" | "failover") => {
       const x = one();
       if (x === null) return;
       const b = parseBool(x);
@@ -87,6 +109,31 @@ function parsePolicy(pkg: UciPackage | null): PolicyResult {
       case "procfs_collateral":
         boolOpt("procfsCollateral");
         break;
+      case "failover":
+        boolOpt("failover");
+        break;
+      case "failback": {
+        const x = one();
+        const p = x === null ? null : parseFailback(x);
+        if (p) policy.failback = p.protocols;
+        else if (x !== null) bad(`'${x}' is not 'all', 'none' or protocol names`);
+        break;
+      }
+      case "failback_policy":
+        for (const item of typeof v === "string" ? [v] : v) {
+          const m = /^([A-Za-z0-9_]+)=(.+)$/.exec(item.trim());
+          const p = m ? parseFailback(m[2]) : null;
+          if (m && p) policy.failbackPolicies[m[1]] = p.protocols;
+          else warnings.push(`natnow.${s.name}.failback_policy: '${item}' is not POLICY=PROTOCOLS, ignored`);
+        }
+        break;
+      case "failback_delay": {
+        const x = one();
+        if (x === null) break;
+        if (/^[0-9]+$/.test(x) && Number(x) <= 3600) policy.failbackDelay = Number(x);
+        else bad(`'${x}' is not a number of seconds from 0 to 3600`);
+        break;
+      }
       case "exclude":
         policy.exclude = typeof v === "string" ? v.trim().split(/[ \t]+/).filter(Boolean) : v;
         break;
