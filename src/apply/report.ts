@@ -21,6 +21,7 @@ export function runLogLine(trigger: string, o: RunOutcome): string {
   const unhandled = r.unhandled ?? [];
   return `${trigger}: ${r.changes.length} change(s)${r.changes.length ? ` (${r.changes.join("; ")})` : ""}, ${counts}, ` +
     `backend ${r.backend ?? "none"}, ${r.durationMs} ms` +
+    (r.failover?.length ? `, mwan3: ${r.failover.map((f) => `'${f.wan}' moved ${f.moved} kept ${f.kept}`).join(", ")}` : "") +
     (unhandled.length ? `, UNHANDLED (natnow status; natnow dismiss): ${unhandled.join("; ")}` : "") +
     (errors.length ? `, errors: ${errors.join("; ")}` : "") +
     (warnings.length ? `, warnings: ${warnings.join("; ")}` : "");

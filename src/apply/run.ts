@@ -18,6 +18,8 @@ import { EXIT_INVALID, EXIT_PARTIAL, EXIT_UNAVAILABLE, EXIT_UNHANDLED } from "..
 import { changeKey } from "../diff/diff.ts";
 import { formatCounts } from "./report.ts";
 import { routerAddresses } from "../model/nat.ts";
+import type { RoutingInput } from "./routesnap.ts";
+import { runFailover } from "./failover.ts";
 
 /** What to run. */
 export interface RunRequest {
@@ -35,6 +37,8 @@ export interface RunRequest {
   /** What started it, for the record (`apply`, `boot`, `fw4 reload`, ...). */
   trigger: string;
   stateDir: string;
+  /** mwan3's config, states and the table's flows (routesnap.ts): the routing part runs only with them. */
+  routing?: RoutingInput | null;
 }
 
 /** A planned change in words, with its selectors in words (for previews). */
@@ -189,6 +193,19 @@ export function runOnce(host: Host, req: RunRequest): RunOutcome {
     } catch (e) {
       stateErrors.push(`cannot keep the applied ruleset in ${req.stateDir}: ${(e as Error).message}`);
     }
+  }
+  if (req.routing && policy.failover && !pending) {
+    const f = runFailover(host, req.routing, policy, {
+      interfaces: req.snapshot.input.interfaces, kernel: req.snapshot.input.kernel, kmod: detection.backend === "kmod", dryRun,
+    });
+    if (f.entries.length) run.failover = f.entries;
+    lines.push(...f.lines);
+    run.errors.push(...f.errors);
+    run.warnings = [...(run.warnings ?? []), ...f.warnings];
+    if (f.unhandled.length) run.unhandled = [...(run.unhandled ?? []), ...f.unhandled];
+    for (const u of f.unhandled) lines.push(`UNHANDLED: ${u}`);
+    if (f.errors.length || (f.result?.failed ?? 0) > 0) code = code || EXIT_PARTIAL;
+    if (code === 0 && f.unhandled.length) code = EXIT_UNHANDLED;
   }
   // a change not acted on is a result of its own (after failures, which say more)
   if (code === 0 && unhandled.length) code = EXIT_UNHANDLED;

@@ -5,6 +5,7 @@
  */
 
 import type { BackendResult } from "../backend/result.ts";
+import type { FailoverEntry } from "../routing/plan.ts";
 
 /** File names inside the state directory: the nat part of the ruleset last applied, the runs. */
 export const STATE_FILES = {
@@ -48,6 +49,8 @@ export interface RunRecord {
   warnings?: string[];
   /** The changes (or parts of them) the run could not act on, with the reason: `change: reason`. */
   unhandled?: string[];
+  /** What a routing change (mwan3 failover or failback) did, per interface the flows left by. */
+  failover?: FailoverEntry[];
 }
 
 /** The keys of acted-on changes in acted.json; anything unreadable is none (they are acted on again, which is harmless). */

@@ -18,11 +18,13 @@ import type { Host } from "../host/host.ts";
 import { readPolicy } from "../config/policy.ts";
 import { utf8Encode } from "../base/utf8.ts";
 import { BUS_TIMING, listenOnBus } from "./bus.ts";
-import { Debouncer, describeEvent, nftChange, routeChange, SETTLE_MS } from "./events.ts";
+import { Debouncer, describeEvent, nftChange, routeChange, routeEvent, routingTrigger, SETTLE_MS } from "./events.ts";
+import { readRouting } from "../apply/routesnap.ts";
 import { tryLock, unlock } from "./lock.ts";
 import { type RunOutcome, runOnce } from "../apply/run.ts";
 import { type Snapshot, takeSnapshot } from "../apply/snapshot.ts";
 import type { NatRefs } from "../ruleset/refs.ts";
+import type { BusEvent } from "./events.ts";
 import { STATE_FILES } from "../apply/state.ts";
 import { runLogLine } from "../apply/report.ts";
 
@@ -58,6 +60,8 @@ export function runFromSnapshot(
     dryRun: mode !== "apply",
     trigger,
     stateDir: opts.stateDir,
+    // mwan3's flows are listed only when routing may have moved (a whole-table walk)
+    routing: routingTrigger(trigger) ? readRouting(host) : null,
   });
 }
 
@@ -142,7 +146,15 @@ export function startDaemon(host: Host, opts: DaemonOptions): void {
     host.log("ubus is not installed; not listening to ubus listen");
     setListening(true);
   } else {
-    listenOnBus(host, { ...(opts.busTiming ?? BUS_TIMING), onEvent: (e) => debouncer.poke(describeEvent(e)), onListening: setListening });
+    const onEvent = (e: BusEvent) => {
+      const what = describeEvent(e);
+      debouncer.poke(what);
+      // a member back online: the failback waits for the policy's delay, so look again once it has passed
+      const r = routeEvent(e);
+      const delay = readPolicy(host.readFile(opts.policyPath)).policy.failbackDelay;
+      if (r && (r.action === "connected" || r.action === "ifup") && delay > 0) host.setTimeout(() => debouncer.poke(what), delay * 1000 + 500);
+    };
+    listenOnBus(host, { ...(opts.busTiming ?? BUS_TIMING), onEvent, onListening: setListening });
   }
   follow(host, ["nft", "monitor"], (line) => {
     if (nftChange(line, nat)) debouncer.poke("ruleset changed");

@@ -8,8 +8,14 @@
 import type { Host } from "../host/host.ts";
 import type { NatRefs } from "../ruleset/refs.ts";
 
+/** The event natnow's hotplug script sends when mwan3 or netifd moves a WAN (`{"interface":"wan","action":"disconnected"}`). */
+export const ROUTE_EVENT = "natnow.route";
+
+/** The hotplug actions the route event carries: mwan3track's connected and disconnected, netifd's ifup and ifdown. */
+export const ROUTE_ACTIONS = ["connected", "disconnected", "ifup", "ifdown"] as const;
+
 /** The event types the daemon listens to. */
-export const EVENT_TYPES = ["natnow.reload", "network.interface"] as const;
+export const EVENT_TYPES = ["natnow.reload", "network.interface", ROUTE_EVENT] as const;
 
 /** One event: its type and data. */
 export interface BusEvent {
@@ -43,7 +49,30 @@ export function describeEvent(e: BusEvent): string {
     const word = (v: unknown, d: string) => (typeof v === "string" ? v : d);
     return `interface ${word(e.data.interface, "?")} ${word(e.data.action, "event")}`;
   }
+  if (e.type === ROUTE_EVENT) {
+    const r = routeEvent(e);
+    return r ? `mwan3 ${r.iface} ${r.action}` : "mwan3 event";
+  }
   return e.type;
+}
+
+/** A route event's interface and action; null when it carries no known action or no plain interface name. */
+export function routeEvent(e: BusEvent): { iface: string; action: (typeof ROUTE_ACTIONS)[number] } | null {
+  if (e.type !== ROUTE_EVENT) return null;
+  const { interface: iface, action } = e.data;
+  if (typeof iface !== "string" || !/^[A-Za-z0-9_.-]{1,64}$/.test(iface)) return null;
+  const a = ROUTE_ACTIONS.find((x) => x === action);
+  return a ? { iface, action: a } : null;
+}
+
+/**
+ * Whether a run's triggers include a routing change, the daemon's start or
+ * a `natnow run` (the hotplug script's, when the daemon is down): then the
+ * run lists the table and looks at mwan3's flows. A ruleset change alone
+ * does not.
+ */
+export function routingTrigger(trigger: string): boolean {
+  return /(^|, )(mwan3 |interface |default route changed|(start|run)($|,))/.test(trigger);
 }
 
 /** The verbs `nft monitor` starts a change with. */
