@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { fixturePath, repoRoot } from "../helpers/fixtures.ts";
+import { fixturePath, fixtureText, repoRoot } from "../helpers/fixtures.ts";
 import { bundle } from "../e2e/harness.ts";
 import { natnowArgv, qjsPath } from "../helpers/qjs.ts";
 
@@ -32,7 +32,7 @@ function natnowBin(): string {
 }
 
 describe("shell scripts", () => {
-  const scripts = ["fw4.include", "natnow.init", "natnow.uci-defaults", "natnow.rpcd", "natnow.wrapper", "natnow.prerm"];
+  const scripts = ["fw4.include", "natnow.init", "natnow.uci-defaults", "natnow.rpcd", "natnow.wrapper", "natnow.prerm", "natnow.hotplug-iface"];
   for (const s of scripts) {
     it(`${s} is shellcheck -s sh clean`, () => {
       const r = spawnSync("shellcheck", ["-s", "sh", join(FILES, s)], { encoding: "utf8" });
@@ -95,6 +95,52 @@ describe("the fw4 include", () => {
       expect(r.calls).toMatch(/^run\n/m);
     });
   }
+});
+
+describe("the iface hotplug script (17-natnow, after mwan3's; busybox sh, FAKE ubus and uci)", () => {
+  const bus = join(dir, "hbus");
+  const uci = join(dir, "huci");
+  const runDir = join(dir, "hrun");
+  for (const d of [bus, uci, runDir]) mkdirSync(d, { recursive: true });
+  writeFileSync(join(uci, "mwan3"), fixtureText("mwan3", "two-wan.config"));
+  writeFileSync(join(bus, "ubusd"), "1\n");
+  /** Runs the script as hotplug-call does (sourced in a subshell) with the daemon listening or not. */
+  async function hotplug(env: Record<string, string>, listening: boolean): Promise<{ status: number; ms: number; events: string; calls: string }> {
+    rmSync(join(runDir, "listening"), { force: true });
+    if (listening) writeFileSync(join(runDir, "listening"), `${process.pid}\n`);
+    rmSync(join(bus, "events"), { force: true });
+    rmSync(join(dir, "calls"), { force: true });
+    const t = performance.now();
+    const r = spawnSync("busybox", ["sh", "-c", `( . '${join(FILES, "natnow.hotplug-iface")}' )`], { encoding: "utf8", env: {
+      ...process.env, ...fakeUciEnv(), PATH: `${fixturePath("bin")}:${process.env.PATH}`, NATNOW_FAKE_UBUS: bus, NATNOW_FAKE_UCI: uci,
+      NATNOW_BIN: natnowBin(), NATNOW_RUN_DIR: runDir, ...env,
+    } });
+    const ms = performance.now() - t;
+    await new Promise((res) => setTimeout(res, 300));
+    const read = (p: string) => (existsSync(p) ? readFileSync(p, "utf8") : "");
+    return { status: r.status ?? -1, ms, events: read(join(bus, "events")), calls: read(join(dir, "calls")) };
+  }
+  it.each(["connected", "disconnected", "ifup", "ifdown"])("%s on an mwan3 interface, the daemon listening: one natnow.route event", async (action) => {
+    const r = await hotplug({ ACTION: action, INTERFACE: "wan1", DEVICE: "eth1" }, true);
+    expect(r.status).toBe(0);
+    expect(r.events).toBe(`{"type":"natnow.route","data":{"interface":"wan1","action":"${action}"}}\n`);
+    expect(r.calls).toBe("");
+  });
+  it("without a listening daemon: starts natnow run detached", async () => {
+    const r = await hotplug({ ACTION: "disconnected", INTERFACE: "wan2", DEVICE: "eth2" }, false);
+    expect(r.status).toBe(0);
+    expect(r.calls).toMatch(/^run\n/m);
+  });
+  it.each([
+    ["an action mwan3 does not route by", { ACTION: "ifupdate", INTERFACE: "wan1" }],
+    ["mwan3track's first connect", { ACTION: "connected", INTERFACE: "wan1", FIRSTCONNECT: "1" }],
+    ["an interface mwan3 does not know", { ACTION: "ifdown", INTERFACE: "lan" }],
+    ["a name that is no UCI name", { ACTION: "ifdown", INTERFACE: 'wan1","x":"y' }],
+  ])("%s: nothing", async (_w, env) => {
+    const r = await hotplug(env, true);
+    expect(r.status).toBe(0);
+    expect(r.events + r.calls).toBe("");
+  });
 });
 
 describe("the rpcd plugin (rpcd's exec protocol)", () => {

@@ -50,6 +50,7 @@ describe("the natnow .ipk", () => {
       .map((l) => { const w = l.split(/\s+/); return `${w[0]} ${w[1]} ${w[5]}`; });
     expect(listing.sort()).toEqual([
       "-rw------- root/root ./etc/config/natnow",
+      "-rw-r--r-- root/root ./etc/hotplug.d/iface/17-natnow",
       "-rw-r--r-- root/root ./usr/share/natnow/fw4.include",
       "-rw-r--r-- root/root ./usr/share/natnow/natnow.js",
       "-rw-r--r-- root/root ./usr/share/rpcd/acl.d/natnow.json",
