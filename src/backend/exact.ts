@@ -27,7 +27,7 @@ import { type FilterField, FIELDS } from "./conntrack.ts";
 import { formatIp, formatPrefix, parsePrefix, type Prefix, prefixCovers } from "../net/ip.ts";
 import type { AddrMatch, PortMatch } from "../net/match.ts";
 import { PORT_PROTOS } from "../net/proto.ts";
-import type { FlowMatch, Selector } from "../plan/selector.ts";
+import { type FlowMatch, markText, type Selector } from "../plan/selector.ts";
 
 /** A value, or why there is none. */
 export type Got<T> = { ok: T } | { why: string };
@@ -175,6 +175,8 @@ export function exactFilter(s: Selector): Got<ExactFilter> {
   const t = tupleValues(s, ports);
   if ("why" in t) return t;
   const values = t.ok;
+  // a mark (mwan3's interfaces) is one value to conntrack-tools too: the filter must not be wider than the selector
+  if (s.mark) values.mark = markText(s.mark);
   if (ports && (values["reply-src"] === undefined || values["reply-sport"] === undefined)) {
     return { why: "names no single old peer (reply source address and port) to hold off before the delete" };
   }

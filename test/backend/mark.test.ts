@@ -34,3 +34,13 @@ describe("conntrack marks", () => {
     expect(listArgs(4, flows.map((f) => flowSelector(f, 0x3f00, "r"))).join(" ")).not.toMatch(/--mark/);
   });
 });
+
+describe("an exact -D filter keeps the selector's mark", () => {
+  it("a revoke naming its old peer and a mark deletes by both", async () => {
+    const { exactArgs, exactFilter } = await import("../../src/backend/exact.ts");
+    const f = parseLine(L(1, 256));
+    const s = { ...flowSelector(f, 0x3f00, "r"), replySrc: { pos: ["198.19.50.1/32"], neg: [] }, replySport: { pos: [{ min: 5060, max: 5060 }], neg: [] } };
+    const x = exactFilter(s);
+    expect("ok" in x && exactArgs(x.ok).join(" ")).toMatch(/ --mark 0x100\/0x3f00 /);
+  });
+});
