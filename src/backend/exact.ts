@@ -155,7 +155,7 @@ export function outside(f: ExactFilter, k: FlowMatch): boolean {
 /** The selector conditions this file says to conntrack-tools (or knows to be no condition). */
 const KNOWN = new Set([
   "family", "proto", "origSrc", "origDst", "origSport", "origDport", "replySrc", "replyDst", "replySport", "replyDport",
-  "dnat", "snat", "replied", "action", "reason", "keep",
+  "dnat", "snat", "replied", "action", "reason", "keep", "mark",
 ]);
 
 /**
