@@ -76,8 +76,12 @@ describe("which revoke selectors one conntrack -D names exactly", () => {
   ];
   for (const c of falls) it(`falls back: ${c.name}`, () => expect(args(c.s)).toMatch(c.why));
 
-  it("falls back: a condition it does not know (a mark, say) narrows the selector past any filter without it", () => {
-    expect(args({ ...mapping, mark: { value: 0x100, mask: 0x3f00 } } as Selector)).toMatch(/^matches on mark too/);
+  it("falls back: a condition it does not know (a ct zone, say) narrows the selector past any filter without it", () => {
+    expect(args({ ...mapping, zone: 7 } as Selector)).toMatch(/^matches on zone too/);
+  });
+
+  it("says a mark to -D (mwan3's interface marks)", () => {
+    expect(args({ ...mapping, mark: { value: 0x100, mask: 0x3f00 } })).toContain("0x100/0x3f00");
   });
 
   it("a protocol without ports needs no old port, and takes the translation from its values only", () => {
