@@ -38,6 +38,10 @@ export function formatRun(r: RunRecord): string {
     const n = r.result?.byChange?.find((x) => x.change === c);
     lines.push(`      ${c}${n ? `: ${changeCounts(n)}` : ""}`);
   }
+  for (const f of r.failover ?? []) {
+    lines.push(`      mwan3 '${f.wan}': moved ${f.moved}${f.to.length ? ` to ${f.to.join(", ")}` : ""}, kept ${f.kept}` +
+      `${f.unclear ? `, unclear ${f.unclear}` : ""}${f.notes.length ? ` (${f.notes.join("; ")})` : ""}`);
+  }
   for (const u of r.unhandled ?? []) lines.push(`      unhandled: ${u}`);
   for (const e of r.errors) lines.push(`      error: ${e}`);
   for (const d of r.drift ?? []) lines.push(`      drift: ${d}`);

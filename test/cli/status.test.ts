@@ -24,4 +24,10 @@ describe("formatRun", () => {
     const old = { ...runs[0], result: { ...runs[0].result!, byChange: undefined } } as unknown as RunRecord;
     expect(formatRun(old).split("\n")[1]).toBe("      redirect 'SIP' removed");
   });
+  it("a failover: per interface left, what moved where and what stayed", () => {
+    const r: RunRecord = { ...runs[0], changes: [], failover: [
+      { wan: "wan2", to: ["wan1"], moved: 2, kept: 1, unclear: 0, notes: ["failback udp", "kept: failback policy of 'wan1_wan2' (tcp)"] },
+    ] };
+    expect(formatRun(r).split("\n")[1]).toBe("      mwan3 'wan2': moved 2 to wan1, kept 1 (failback udp; kept: failback policy of 'wan1_wan2' (tcp))");
+  });
 });
