@@ -69,11 +69,13 @@ struct natnow_net {
 	struct delayed_work expire_work;
 	struct natnow_stats __percpu *stats;
 	atomic64_t killed;
+	atomic64_t offload_renewed;	/* offloaded stale entries an arm deleted */
 	atomic64_t bad_commands;
 };
 
 struct natnow_net *natnow_pernet(const struct net *net);
 bool natnow_sel_match(const struct natnow_sel *sel, const struct nf_conn *ct);
+bool natnow_seen_reply(const struct nf_conn *ct);
 u32 natnow_tuple_hash(const struct nf_conntrack_tuple *t);
 
 /* natnow_core.c */
@@ -93,7 +95,10 @@ void natnow_disarm(struct natnow_net *nn);
 /* natnow_stale.c */
 void natnow_stale_init(struct natnow_net *nn);
 int natnow_walk_stale(struct natnow_net *nn, const struct natnow_gen *gen,
-		      unsigned int id, unsigned long expires, unsigned int *found);
+		      unsigned int id, unsigned long expires, unsigned int *found,
+		      struct hlist_head *offloaded);
+unsigned int natnow_put_offloaded(struct natnow_net *nn, struct hlist_head *offloaded,
+				  bool kill);
 bool natnow_take_stale(struct natnow_net *nn, const struct nf_conn *ct);
 bool natnow_take_changed(struct natnow_net *nn, const struct nf_conn *ct);
 void natnow_forget_stale(struct natnow_net *nn, unsigned int id, bool all);

@@ -70,6 +70,7 @@ struct natnow_gen {
 	unsigned int nsel;
 	struct natnow_sel *sel;
 	unsigned int nstale;		/* entries found stale at the arm */
+	unsigned int noffloaded;	/* of those, offloaded: deleted at the arm */
 };
 
 enum natnow_cmd_type {

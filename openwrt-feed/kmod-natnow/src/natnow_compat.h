@@ -6,7 +6,8 @@
  * kernel's headers (see Kbuild) rather than comparing versions.
  *
  * The rest of the API the module uses is the same from 5.15 to 6.18:
- * nf_conntrack_in(skb, state), nf_ct_kill(), nf_ct_zone_id(),
+ * nf_conntrack_in(skb, state), nf_ct_kill(), nf_conntrack_get(),
+ * nf_ct_put(), IPS_OFFLOAD_BIT (4.16), nf_ct_zone_id(),
  * nf_{tcp,udp,icmp,icmpv6,generic}_pernet(), nf_register_net_hooks(),
  * proc_create_net_single_write() and the static keys. The tests build it
  * against Debian's 6.1 and 6.12 headers; 5.15 and 6.6 are not built here.

@@ -51,7 +51,7 @@ static bool natnow_renewable(const struct nf_conn *ct, enum ip_conntrack_info ct
 {
 	if (CTINFO2DIR(ctinfo) != IP_CT_DIR_ORIGINAL || nf_ct_is_template(ct))
 		return false;
-	if (!nf_ct_is_confirmed(ct) || test_bit(IPS_SEEN_REPLY_BIT, &ct->status))
+	if (!nf_ct_is_confirmed(ct) || natnow_seen_reply(ct))
 		return false;
 	/* a renewed entry would lose a zone set by a template: leave those */
 	return nf_ct_zone(ct)->id == NF_CT_DEFAULT_ZONE_ID;

@@ -140,9 +140,10 @@ static int natnow_ctl_show(struct seq_file *m, void *v)
 		const struct natnow_gen *g = st->gen[i];
 		long left = (long)(g->expires - jiffies);
 
-		seq_printf(m, "gen %u age_ms=%u left_ms=%ld scopes=%u stale=%u\n", g->id,
-			   jiffies_to_msecs(jiffies - g->armed_at),
-			   left > 0 ? (long)jiffies_to_msecs(left) : 0L, g->nsel, g->nstale);
+		seq_printf(m, "gen %u age_ms=%u left_ms=%ld scopes=%u stale=%u offloaded=%u\n",
+			   g->id, jiffies_to_msecs(jiffies - g->armed_at),
+			   left > 0 ? (long)jiffies_to_msecs(left) : 0L, g->nsel, g->nstale,
+			   g->noffloaded);
 		for (j = 0; j < g->nsel; j++) {
 			seq_printf(m, "scope %u ", g->id);
 			natnow_show_sel(m, &g->sel[j]);
@@ -154,6 +155,7 @@ static int natnow_ctl_show(struct seq_file *m, void *v)
 	seq_printf(m, "holds %u\n", natnow_nholds(nn));
 	seq_printf(m, "checked %llu\n", sum.checked);
 	seq_printf(m, "renewed %llu\n", sum.renewed);
+	seq_printf(m, "offload_renewed %lld\n", (long long)atomic64_read(&nn->offload_renewed));
 	seq_printf(m, "renew_failed %llu\n", sum.renew_failed);
 	seq_printf(m, "killed %lld\n", (long long)atomic64_read(&nn->killed));
 	seq_printf(m, "held_drops %llu\n", sum.held_drops);

@@ -162,6 +162,8 @@ unsigned int natnow_longest_ttl(struct net *net)
 int natnow_arm(struct natnow_net *nn, struct natnow_gen *gen)
 {
 	struct net *net = nn->net;
+	struct hlist_node *pos;
+	HLIST_HEAD(offloaded);
 	int err;
 
 	mutex_lock(&nn->lock);
@@ -174,14 +176,19 @@ int natnow_arm(struct natnow_net *nn, struct natnow_gen *gen)
 	gen->id = ++nn->next_gen;
 	gen->armed_at = jiffies;
 	gen->expires = jiffies + (unsigned long)gen->ttl * HZ;
-	err = natnow_walk_stale(nn, gen, gen->id, gen->expires, &gen->nstale);
+	err = natnow_walk_stale(nn, gen, gen->id, gen->expires, &gen->nstale, &offloaded);
 	if (err)
 		goto fail;
+	hlist_for_each(pos, &offloaded)
+		gen->noffloaded++;
 	err = natnow_set_state(nn, true, gen);
 	if (err) {
 		natnow_forget_stale(nn, gen->id, false);
+		natnow_put_offloaded(nn, &offloaded, false);
 		goto fail;
 	}
+	/* the fast path never reaches the hooks: renewed now, by deleting them */
+	natnow_put_offloaded(nn, &offloaded, true);
 	natnow_update_active(nn);
 	natnow_schedule(nn);
 	mutex_unlock(&nn->lock);

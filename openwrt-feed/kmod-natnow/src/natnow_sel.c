@@ -7,8 +7,29 @@
 #include <linux/slab.h>
 #include <net/ipv6.h>
 #include <net/netfilter/nf_conntrack.h>
+#include <net/netfilter/nf_conntrack_acct.h>
 
 #include "natnow.h"
+
+/**
+ * natnow_seen_reply - whether an entry has had a packet in the reply direction
+ * @ct: the entry
+ *
+ * IPS_SEEN_REPLY, or reply packets in its accounting: a flowtable's fast
+ * path forwards the packets of an offloaded entry without conntrack, so a
+ * flow offloaded before its first answer never gets IPS_SEEN_REPLY, while
+ * a flowtable with the counter flag (fw4's) counts them in the entry's
+ * accounting (nf_conntrack_acct, which OpenWrt turns on).
+ */
+bool natnow_seen_reply(const struct nf_conn *ct)
+{
+	const struct nf_conn_acct *acct;
+
+	if (test_bit(IPS_SEEN_REPLY_BIT, &ct->status))
+		return true;
+	acct = nf_conn_acct_find(ct);
+	return acct && atomic64_read(&acct->counter[IP_CT_DIR_REPLY].packets);
+}
 
 static bool prefix_has(const struct natnow_prefix *p,
 		       const union nf_inet_addr *a, u8 family)
@@ -87,7 +108,7 @@ bool natnow_sel_match(const struct natnow_sel *sel, const struct nf_conn *ct)
 		return false;
 	if (sel->proto >= 0 && sel->proto != proto)
 		return false;
-	if (!tri_ok(sel->replied, test_bit(IPS_SEEN_REPLY_BIT, &ct->status)) ||
+	if (!tri_ok(sel->replied, natnow_seen_reply(ct)) ||
 	    !tri_ok(sel->dnat, test_bit(IPS_DST_NAT_BIT, &ct->status)) ||
 	    !tri_ok(sel->snat, test_bit(IPS_SRC_NAT_BIT, &ct->status)))
 		return false;

@@ -10,6 +10,13 @@
  * the current NAT rules. No conntrack timestamps are needed (OpenWrt's
  * kernels are built without CONFIG_NF_CONNTRACK_TIMESTAMP).
  *
+ * A stale entry in an arm's scopes that a flowtable has offloaded
+ * (IPS_OFFLOAD) is not remembered: its packets take the flowtable's ingress
+ * fast path and never reach the hooks. The arm deletes it instead, once it
+ * has succeeded (natnow_put_offloaded): a dying entry misses the fast path
+ * at once (flow_offload_lookup), so the next packet takes the slow path,
+ * gets a new entry and the nat chains translate it.
+ *
  * A remembered entry is known by its address and a hash of both its
  * tuples as the walk saw them. An entry that was freed and whose memory was
  * reused for a new entry of the same tuples is taken for the old one; it
@@ -24,6 +31,12 @@
 
 #include "natnow.h"
 #include "natnow_compat.h"
+
+/* An offloaded entry an arm found stale: deleted when the arm succeeds. */
+struct natnow_offloaded {
+	struct hlist_node node;
+	struct nf_conn *ct;		/* a reference of the walk's */
+};
 
 /* An entry an arm found stale. */
 struct natnow_stale {
@@ -119,10 +132,29 @@ struct natnow_walk {
 	unsigned int id;
 	unsigned long expires;
 	struct hlist_head found;
+	struct hlist_head *offloaded;	/* NULL: none are collected (a change) */
 	unsigned int room;
 	unsigned int n;
+	unsigned int noffloaded;
 	int err;
 };
+
+/* Keeps a reference to an offloaded stale entry, for natnow_put_offloaded(). */
+static void natnow_walk_offloaded(struct natnow_walk *w, struct nf_conn *ct)
+{
+	struct natnow_offloaded *o;
+
+	o = kmalloc(sizeof(*o), GFP_ATOMIC);
+	if (!o) {
+		w->err = -ENOMEM;
+		return;
+	}
+	/* under the bucket lock, as nf_ct_iterate_cleanup() takes its own */
+	nf_conntrack_get(&ct->ct_general);
+	o->ct = ct;
+	hlist_add_head(&o->node, w->offloaded);
+	w->noffloaded++;
+}
 
 /* nf_ct_iterate_cleanup_net() callback, under a bucket lock: never deletes. */
 static int natnow_walk_iter(struct nf_conn *ct, void *data)
@@ -131,8 +163,7 @@ static int natnow_walk_iter(struct nf_conn *ct, void *data)
 	struct natnow_stale *s;
 	unsigned int i;
 
-	if (w->err || !nf_ct_is_confirmed(ct) ||
-	    test_bit(IPS_SEEN_REPLY_BIT, &ct->status) ||
+	if (w->err || !nf_ct_is_confirmed(ct) || natnow_seen_reply(ct) ||
 	    nf_ct_zone(ct)->id != NF_CT_DEFAULT_ZONE_ID)
 		return 0;
 	for (i = 0; w->gen && i < w->gen->nsel; i++)
@@ -140,8 +171,12 @@ static int natnow_walk_iter(struct nf_conn *ct, void *data)
 			break;
 	if (w->gen && i == w->gen->nsel)
 		return 0;
-	if (w->n == w->room) {
+	if (w->n + w->noffloaded == w->room) {
 		w->err = -ENOSPC;
+		return 0;
+	}
+	if (w->offloaded && test_bit(IPS_OFFLOAD_BIT, &ct->status)) {
+		natnow_walk_offloaded(w, ct);
 		return 0;
 	}
 	s = kmalloc(sizeof(*s), GFP_ATOMIC);
@@ -174,20 +209,59 @@ static void natnow_remember(struct natnow_net *nn, struct natnow_walk *w)
 }
 
 /**
+ * natnow_put_offloaded - delete (or only let go of) what a walk collected
+ * @nn: the namespace
+ * @offloaded: the offloaded stale entries natnow_walk_stale() collected
+ * @kill: delete them
+ *
+ * Each deleted entry's next packet misses the flowtable (its entry is
+ * dying) and takes the slow path, where it gets a new entry.
+ *
+ * Return: how many were deleted.
+ */
+unsigned int natnow_put_offloaded(struct natnow_net *nn, struct hlist_head *offloaded,
+				  bool kill)
+{
+	struct natnow_offloaded *o;
+	struct hlist_node *tmp;
+	unsigned int n = 0;
+
+	hlist_for_each_entry_safe(o, tmp, offloaded, node) {
+		if (kill && nf_ct_kill(o->ct))
+			n++;
+		nf_ct_put(o->ct);
+		hlist_del(&o->node);
+		kfree(o);
+	}
+	if (n)
+		atomic64_add(n, &nn->offload_renewed);
+	return n;
+}
+
+/**
  * natnow_walk_stale - walk the table and remember the entries stale now
  * @nn: the namespace; caller holds nn->lock
  * @gen: only those inside its scopes; NULL: every stale entry
  * @id: the tag they are remembered with (a generation's id, NATNOW_CHANGE_GEN)
  * @expires: when they are forgotten (jiffies)
  * @found: set to how many were remembered
+ * @offloaded: NULL, or where the stale entries that are offloaded are
+ *	collected instead of remembered, referenced, for natnow_put_offloaded()
  *
  * Return: 0; -ENOSPC when they would exceed NATNOW_MAX_STALE (for a change,
  * the first ones found are kept; for an arm, none); -ENOMEM (none kept).
+ * Nothing is collected on failure.
  */
 int natnow_walk_stale(struct natnow_net *nn, const struct natnow_gen *gen,
-		      unsigned int id, unsigned long expires, unsigned int *found)
+		      unsigned int id, unsigned long expires, unsigned int *found,
+		      struct hlist_head *offloaded)
 {
-	struct natnow_walk w = { .gen = gen, .id = id, .expires = expires };
+	struct natnow_walk w = {
+		.gen		= gen,
+		.id		= id,
+		.expires	= expires,
+		.offloaded	= offloaded,
+	};
 	struct natnow_stale *s;
 	struct hlist_node *tmp;
 
@@ -197,6 +271,8 @@ int natnow_walk_stale(struct natnow_net *nn, const struct natnow_gen *gen,
 	if (w.err == -ENOMEM || (w.err && gen)) {
 		hlist_for_each_entry_safe(s, tmp, &w.found, node)
 			kfree(s);
+		if (offloaded)
+			natnow_put_offloaded(nn, offloaded, false);
 		*found = 0;
 		return w.err;
 	}

@@ -42,7 +42,7 @@ static void natnow_mark_changed(struct natnow_net *nn)
 	mutex_lock(&nn->lock);
 	natnow_forget_stale(nn, NATNOW_CHANGE_GEN, false);
 	/* with more stale entries than room, the first ones found are kept */
-	if (natnow_walk_stale(nn, NULL, NATNOW_CHANGE_GEN, expires, &found) != -ENOMEM)
+	if (natnow_walk_stale(nn, NULL, NATNOW_CHANGE_GEN, expires, &found, NULL) != -ENOMEM)
 		nn->changes++;
 	mutex_unlock(&nn->lock);
 }
