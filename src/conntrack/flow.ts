@@ -19,7 +19,11 @@ export interface Flow {
   proto: number;
   orig: Tuple;
   reply: Tuple;
-  /** IPS_SEEN_REPLY: the entry has seen traffic in the reply direction. */
+  /**
+   * The entry has seen traffic in the reply direction: IPS_SEEN_REPLY, or
+   * reply packets counted (a flowtable's fast path forwards answers without
+   * setting IPS_SEEN_REPLY, and counts them when accounting is on).
+   */
   replied: boolean;
   /** IPS_DST_NAT / IPS_SRC_NAT: the entry's tuples were translated. */
   dnat: boolean;
@@ -29,6 +33,13 @@ export interface Flow {
   id: number | null;
   /** The entry's conntrack mark (`mark=` of the listing); absent when the listing has none. */
   mark?: number;
+  /**
+   * IPS_OFFLOAD: a flowtable forwards the flow's packets (fw4's
+   * flow_offloading) on its ingress fast path, past prerouting, conntrack
+   * and the nat chains; `hardware` when the hardware holds it
+   * (IPS_HW_OFFLOAD). Absent when it is not offloaded.
+   */
+  offload?: "software" | "hardware";
 }
 
 const prefixCache = new Map<string, Prefix>();

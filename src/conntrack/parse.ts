@@ -10,6 +10,20 @@
  *
  *   ipv4 2 udp 17 29 src=A dst=B sport=1 dport=2 [UNREPLIED] src=B dst=A
  *   sport=2 dport=1 mark=0 zone=7 delta-time=0 use=1 id=123
+ *
+ * An entry a flowtable has offloaded (fw4's flow_offloading) is dumped by
+ * ctnetlink without its timeout and protocol state, and printed with
+ * `[OFFLOAD]` (`[HW_OFFLOAD]` once the hardware holds it) where `[ASSURED]`
+ * would be:
+ *
+ *   ipv4 2 udp 17 src=A dst=B sport=1 dport=2 [UNREPLIED] src=B dst=C
+ *   sport=2 dport=9 [OFFLOAD] mark=0 use=2 id=124
+ *
+ * A line without a timeout is read only when it says it is offloaded. A
+ * flow offloaded before its first answer stays `[UNREPLIED]` however many
+ * answers the fast path forwards; with conntrack accounting on (OpenWrt
+ * turns it on) fw4's flowtable counts them in the reply tuple's `packets=`,
+ * so a flow with reply packets counts as replied.
  */
 
 import { parseIp } from "../net/ip.ts";
@@ -45,6 +59,9 @@ function tuple(kv: Map<string, string>, what: string): Tuple {
   return { src, dst, sport: port("sport"), dport: port("dport") };
 }
 
+/** The status words that say a flowtable has the entry, and where. */
+const OFFLOAD_FLAGS: Readonly<Record<string, "software" | "hardware">> = { OFFLOAD: "software", HW_OFFLOAD: "hardware" };
+
 /** The entry's conntrack mark (`mark=`, decimal as conntrack-tools prints it), when the listing has one. */
 function markOf(v: string | undefined): { mark?: number } {
   return v !== undefined && /^[0-9]{1,10}$/.test(v) && Number(v) <= 0xffffffff ? { mark: Number(v) } : {};
@@ -56,9 +73,9 @@ export function parseLine(text: string): Flow {
   const [l3, l3num, , l4num, timeout] = words;
   if (l3 !== "ipv4" && l3 !== "ipv6") throw new Error("no ipv4/ipv6 family");
   if (l3num !== (l3 === "ipv4" ? "2" : "10")) throw new Error(`family number '${l3num}' does not match ${l3}`);
-  if (!/^[0-9]{1,3}$/.test(l4num ?? "") || !/^[0-9]+$/.test(timeout ?? "")) {
-    throw new Error("no protocol number and timeout");
-  }
+  if (!/^[0-9]{1,3}$/.test(l4num ?? "")) throw new Error("no protocol number");
+  // an offloaded entry has no timeout: its tuples follow the protocol number
+  const timed = /^[0-9]+$/.test(timeout ?? "");
   // the rest: [STATE] orig-tuple [UNREPLIED] reply-tuple [ASSURED] fields...
   // A tuple lasts until a key repeats or a non-tuple key comes: so ICMP's
   // "id=" stays in its tuple and the entry's own "id=" (last) does not.
@@ -67,7 +84,7 @@ export function parseLine(text: string): Flow {
   const flags = new Set<string>();
   let dir = -1;
   let open = false;
-  for (const w of words.slice(5)) {
+  for (const w of words.slice(timed ? 5 : 4)) {
     if (/^\[[A-Z_]+\]$/.test(w)) {
       flags.add(w.slice(1, -1));
       continue;
@@ -87,6 +104,8 @@ export function parseLine(text: string): Flow {
     open = false;
     rest.set(k, v);
   }
+  const offload = [...flags].map((f) => OFFLOAD_FLAGS[f]).find((x) => x !== undefined);
+  if (!timed && !offload) throw new Error("no timeout, and not offloaded");
   if (dir < 1) throw new Error("no reply tuple");
   const num = (k: string, def: number) => {
     const v = rest.get(k);
@@ -95,18 +114,21 @@ export function parseLine(text: string): Flow {
   const orig = tuple(dirs[0], "original");
   const reply = tuple(dirs[1], "reply");
   const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
-  return {
+  const flow: Flow = {
     family: l3 === "ipv4" ? 4 : 6,
     proto: Number(l4num),
     orig,
     reply,
-    replied: !flags.has("UNREPLIED"),
+    // a flowtable's fast path forwards answers without setting IPS_SEEN_REPLY; its counter counts them
+    replied: !flags.has("UNREPLIED") || /^[1-9][0-9]*$/.test(dirs[1].get("packets") ?? ""),
     dnat: !same(reply.src, orig.dst) || reply.sport !== orig.dport,
     snat: !same(reply.dst, orig.src) || reply.dport !== orig.sport,
     zone: num("zone", 0),
     id: rest.has("id") ? num("id", 0) : null,
     ...markOf(rest.get("mark")),
   };
+  if (offload) flow.offload = offload;
+  return flow;
 }
 
 /** Parses a whole listing; lines that are not entries are reported, never guessed. */
