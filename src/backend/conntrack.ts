@@ -43,6 +43,7 @@ import { PORT_PROTOS } from "../net/proto.ts";
 import { markText, type Selector } from "../plan/selector.ts";
 import { installHolds, needsTombstone } from "./holds.ts";
 import { type BackendResult, countChange, emptyResult } from "./result.ts";
+import { KMOD_PATH } from "../base/paths.ts";
 
 /** A tuple field conntrack-tools can filter on, with its option. */
 export const FIELDS = {
@@ -332,16 +333,13 @@ export function applyConntrack(host: Host, selectors: readonly Selector[], opts:
 
   const deleted = new Set<string>();
   // each -D walks the table: independent groups are deleted side by side
-  const groups = deleteGroups(flows, new Set(chosen.map((c) => c.flow)), view);
+  const groups = offloadApartGroups(flows, chosen.map((c) => c.flow), view);
   const results = host.execAll(groups.map((g) => deleteArgs(g.filter)));
   for (let i = 0; i < groups.length; i++) {
     const [g, r] = [groups[i], results[i]];
-    if (deleteFailed(r)) {
-      result.failed += g.flows.length;
-      if (result.errors.length < 20) result.errors.push(`conntrack -D failed (status ${r.status}): ${r.stderr.trim()}`);
-      for (const f of g.flows) deleted.add(flowKey(f)); // not gone: failed
-      continue;
-    }
+    // a -D stops at its first refusal: what it listed before that is deleted
+    const failed = deleteFailed(r);
+    if (failed) noteFailedDelete(host, result, r);
     for (const f of parseTable(r.stdout).flows) {
       const k = flowKey(f);
       const c = action.get(k);
@@ -354,7 +352,46 @@ export function applyConntrack(host: Host, selectors: readonly Selector[], opts:
       result[what]++;
       countChange(result, c.selector.reason, what);
     }
+    if (!failed) continue;
+    for (const f of g.flows) {
+      if (deleted.has(flowKey(f))) continue;
+      result.failed++;
+      deleted.add(flowKey(f)); // not gone: failed
+    }
   }
   for (const c of chosen) if (!deleted.has(flowKey(c.flow))) result.gone++;
   return result;
+}
+
+/**
+ * The chosen flows' `-D` groups, offloaded flows (fw4's flow_offloading)
+ * in groups of their own: a kernel whose ctnetlink refuses to delete an
+ * offloaded entry (EBUSY, before 6.4 and its stable backports) makes
+ * conntrack-tools stop that `-D` at the first one, which must not cost the
+ * other flows their delete. Each set sees the other as bystanders, so no
+ * filter of one matches a flow of the other.
+ */
+export function offloadApartGroups(flows: readonly Flow[], chosen: readonly Flow[], view?: DumpView): DeleteGroup[] {
+  const offloaded = new Set(chosen.filter((f) => f.offload !== undefined));
+  const plain = new Set(chosen.filter((f) => f.offload === undefined));
+  return [...deleteGroups(flows, plain, view), ...deleteGroups(flows, offloaded, view)];
+}
+
+/** What conntrack-tools says when ctnetlink refuses a delete with EBUSY. */
+const BUSY = /\bDevice or resource busy\b/;
+
+/** Why deleting offloaded entries failed, and what does it instead. */
+function offloadRefusedReason(kmodLoaded: boolean): string {
+  return "this kernel's ctnetlink refuses to delete offloaded entries (before 6.4); " +
+    (kmodLoaded ? "natnow.ko is loaded: use backend 'kmod' (or 'auto'), which deletes them in the kernel" : "load kmod-natnow");
+}
+
+/** Reports a `conntrack -D` that failed: once with the reason when the kernel refused offloaded entries. */
+function noteFailedDelete(host: Host, result: BackendResult, r: { status: number; stderr: string }): void {
+  if (BUSY.test(r.stderr)) {
+    const msg = `conntrack -D: ${offloadRefusedReason(host.exists(KMOD_PATH))}`;
+    if (result.errors.indexOf(msg) < 0) result.errors.push(msg);
+    return;
+  }
+  if (result.errors.length < 20) result.errors.push(`conntrack -D failed (status ${r.status}): ${r.stderr.trim()}`);
 }
