@@ -1,6 +1,7 @@
 /**
  * The kernel-module backend: the plan's renew scopes become `arm` commands
- * (the module renews each stale flow on its next packet) and its revoke
+ * (the module renews each stale flow on its next packet, and deletes at
+ * once the stale flows a flowtable has offloaded) and its revoke
  * selectors `kill` commands (a walk of the table in the kernel, with holds),
  * written to `/proc/net/natnow` one command per write (docs/kmod-protocol.md).
  */
@@ -51,16 +52,21 @@ export function applyKmod(host: Host, selectors: readonly Selector[], opts: Kmod
   const after = readKmodStatus(host, path);
   const delta = (k: string) => (after?.counters[k] ?? 0) - (before.counters[k] ?? 0);
   result.revoked = Math.max(0, delta("killed"));
-  result.matched = result.revoked;
+  // offloaded stale flows never reach the hooks: the arm deleted them at once
+  // (their next packet takes the slow path); a module without the counter renews none
+  result.renewed = Math.max(0, delta("offload_renewed"));
+  result.matched = result.revoked + result.renewed;
   result.armed = selectors.filter((s) => s.action === "renew").length;
   for (const s of selectors) {
     // the module counts kills per write, not per change
     if (s.action === "renew") countChange(result, s.reason, "armed");
     else changeEntry(result, s.reason).revoked = null;
   }
-  // with one change that kills, the run's kills are that change's
+  // with one change that kills (or arms), the run's kills (offloaded renews) are that change's
   const unknown = result.byChange.filter((c) => c.revoked === null);
   if (unknown.length === 1) unknown[0].revoked = result.revoked;
+  const arming = result.byChange.filter((c) => c.armed > 0);
+  if (arming.length === 1) arming[0].renewed = result.renewed;
   if (err !== null) {
     result.errors.push(`writing ${path} failed: ${err}`);
     result.failed = 1;

@@ -14,11 +14,11 @@ import { configText, planOf } from "../helpers/plan.ts";
  * destroyed by the i-th kill write (the module's own count, which the
  * backend must report rather than derive from its writes).
  */
-function fakeModule(opts: { kills?: number[]; refuse?: string; loaded?: boolean } = {}) {
-  const state = { writes: [] as string[], killed: 0, nkill: 0 };
+function fakeModule(opts: { kills?: number[]; refuse?: string; loaded?: boolean; offloaded?: number } = {}) {
+  const state = { writes: [] as string[], killed: 0, nkill: 0, offloaded: 0 };
   const status = () =>
     `natnow 1\ntimestamps off\narmed 0\nstale 0\nholds 0\nchecked 0\nrenewed 0\n` +
-    `renew_failed 0\nkilled ${state.killed}\nheld_drops 0\nbad_commands 0\n`;
+    `offload_renewed ${state.offloaded}\nrenew_failed 0\nkilled ${state.killed}\nheld_drops 0\nbad_commands 0\n`;
   const host = {
     readFile: (p: string) => (p === "/proc/net/natnow" && opts.loaded !== false ? utf8Encode(status()) : null),
     writeControl: (_p: string, chunks: readonly string[]) => {
@@ -26,6 +26,8 @@ function fakeModule(opts: { kills?: number[]; refuse?: string; loaded?: boolean 
         if (opts.refuse && c.startsWith(opts.refuse)) return "'/proc/net/natnow': EINVAL";
         state.writes.push(c);
         if (c.startsWith("kill")) state.killed += opts.kills?.[state.nkill++] ?? 0;
+        // an arm deletes the stale flows a flowtable has offloaded at once
+        if (c.startsWith("arm")) state.offloaded += opts.offloaded ?? 0;
       }
       return null;
     },
@@ -53,6 +55,11 @@ describe("kmod backend", () => {
     expect(m.state.writes[0]).toMatch(/^arm ttl=120 family=ipv4 .* \| family=ipv4 .* \| family=ipv4 .*\n$/);
     expect([r.armed, r.errors]).toEqual([3, []]);
     expect(r.byChange).toEqual([{ change: "redirect 'SIP' added", renewed: 0, revoked: 0, armed: 3 }]);
+  });
+  it("reports the offloaded stale flows the arm renewed at once as renewed", () => {
+    const r = applyKmod(fakeModule({ offloaded: 2 }).host, added(), { ttl: 0 });
+    expect([r.matched, r.renewed, r.armed, r.errors]).toEqual([2, 2, 3, []]);
+    expect(r.byChange).toEqual([{ change: "redirect 'SIP' added", renewed: 2, revoked: 0, armed: 3 }]);
   });
   it("a dry run lists the commands and writes nothing", () => {
     const m = fakeModule();
