@@ -103,3 +103,82 @@ stuck_stream() {  # $1 = test number, $2 = seconds the client sends
   sleep 0.8
   add_forward
 }
+
+# fw4's router as test/fixtures/fw4-examples describes it: r bridges the
+# LAN hosts on br-lan (198.18.1.1/24, 2001:db8:1::1/64) and reaches the
+# upstream host w on eth1 (198.19.100.2/24, 2001:db8:100::2/64); w has no
+# route back to the LAN. $@: the LAN hosts as name:IPv4 address (default
+# l1:198.18.1.50 l2:198.18.1.20), each also 2001:db8:1::<last octet>.
+# natnow's state directory, $T/state, starts empty.
+fw4_down() { for x in r w l1 l2 l3; do ip netns del "$x" 2>/dev/null; done; }
+fw4_up() {
+  [ $# -gt 0 ] || set -- l1:198.18.1.50 l2:198.18.1.20
+  local h x a names=()
+  fw4_down
+  for h in "$@"; do names+=("${h%%:*}"); done
+  ns_fresh r w "${names[@]}"
+  $NS r ip link add br-lan type bridge
+  $NS r ip addr add 198.18.1.1/24 dev br-lan
+  $NS r ip -6 addr add 2001:db8:1::1/64 dev br-lan nodad
+  for h in "$@"; do
+    x=${h%%:*} a=${h#*:}
+    ip link add eth0 netns "$x" type veth peer name "p-$x" netns r
+    $NS r ip link set "p-$x" master br-lan up
+    $NS "$x" ip addr add "$a/24" dev eth0
+    $NS "$x" ip -6 addr add "2001:db8:1::${a##*.}/64" dev eth0 nodad
+    $NS "$x" ip link set eth0 up
+    $NS "$x" ip route add default via 198.18.1.1
+    $NS "$x" ip -6 route add default via 2001:db8:1::1
+  done
+  ip link add eth1 netns r type veth peer name eth0 netns w
+  $NS r ip addr add 198.19.100.2/24 dev eth1
+  $NS r ip -6 addr add 2001:db8:100::2/64 dev eth1 nodad
+  $NS w ip addr add 198.19.100.1/24 dev eth0
+  $NS w ip -6 addr add 2001:db8:100::1/64 dev eth0 nodad
+  $NS r ip link set br-lan up && $NS r ip link set eth1 up && $NS w ip link set eth0 up
+  $NS r sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+  # as OpenWrt's sysctl-nf-conntrack.conf has it: entries count their packets
+  $NS r sysctl -qw net.netfilter.nf_conntrack_acct=1
+  rm -rf "$T/state"
+}
+
+# An fw4 ruleset ($1, as `fw4 print` wrote it) as fw4 renders it with
+# `option flow_offloading '1'` in its defaults (firewall4 b6e5157,
+# templates/ruleset.uc): the flowtable ft on the zones' devices that exist
+# (br-lan, eth1), and `flow offload @ft` as the forward chain's first rule.
+# With $2 = reload, ft exists already: fw4 deletes it before re-creating it.
+fw4_offloading() {
+  awk -v reload="${2:-}" '
+    { print }
+    $0 == "flush table inet fw4" && reload == "reload" { print "delete flowtable inet fw4 ft" }
+    $0 == "table inet fw4 {" {
+      printf "\t#\n\t# Flowtable\n\t#\n\n\tflowtable ft {\n\t\thook ingress priority 0;\n"
+      printf "\t\tdevices = { \"br-lan\", \"eth1\" };\n\t\tcounter;\n\t}\n\n\n"
+    }
+    fwd { print "\t\tmeta l4proto { tcp, udp } flow offload @ft;"; fwd = 0 }
+    /^\t\ttype filter hook forward priority filter; policy [a-z]+;$/ { fwd = 1 }
+  ' "$1"
+}
+# Loads a ruleset the way fw4 reloads (one nft -f), after keeping the live
+# one as natnow would have applied it ($T/previous.json). $1: the file.
+fw4_load() {
+  $NS r nft -j list ruleset > "$T/previous.json"
+  $NS r nft -f "$1"
+}
+
+# Waits until a condition holds (a command line, eval'd; polled every 50 ms)
+# for at most $1 seconds; its status says whether it came.
+wait_until() {
+  local end=$(( $(now) + $(awk -v s="$1" 'BEGIN { printf "%d", s * 1e9 }') ))
+  while ! eval "$2"; do
+    [ "$(now)" -lt "$end" ] || return 1
+    sleep 0.05
+  done
+}
+# A traffic tool started in the background until stop_streams (or its -d
+# ends): $1 the namespace, then nntraffic's arguments.
+PIDS=()
+stream() { local ns=$1; shift; $NS "$ns" "$B/nntraffic" "$@" & PIDS+=($!); }
+stop_streams() { [ ${#PIDS[@]} -eq 0 ] || { kill "${PIDS[@]}" 2>/dev/null; wait "${PIDS[@]}" 2>/dev/null; }; PIDS=(); }
+# lines of a traffic log ($1) received after $2 (ns), from $3 when given
+recv_after() { awk -v t="$2" -v from="${3:-}" '$2 > t && (from == "" || $3 == from)' "$1" | wc -l; }

@@ -337,27 +337,7 @@ ROOT=$(cd "$DIR/../.." && pwd)
 FX=$ROOT/test/fixtures/fw4-examples
 RS=$ROOT/test/fixtures/ruleset
 # the router's engine: qjs built by scripts/setup.sh (the host's root is the VM's)
-natnow() { $NS r /var/cache/natnow/tools/qjs --std -m "$ROOT/dist/natnow.js" apply --backend kmod --interfaces "$FX/a/interfaces.json" --state-dir "$T/st8" "$@"; }
-fw4_down() { for x in r w l1 l2; do ip netns del "$x" 2>/dev/null; done; }
-fw4_up() {
-  ns_fresh r w l1 l2
-  $NS r ip link add br-lan type bridge
-  $NS r ip addr add 198.18.1.1/24 dev br-lan
-  for h in l1:198.18.1.50 l2:198.18.1.20; do
-    x=${h%%:*}
-    ip link add eth0 netns "$x" type veth peer name "p-$x" netns r
-    $NS r ip link set "p-$x" master br-lan up
-    $NS "$x" ip addr add "${h#*:}/24" dev eth0
-    $NS "$x" ip link set eth0 up
-    $NS "$x" ip route add default via 198.18.1.1
-  done
-  ip link add eth1 netns r type veth peer name eth0 netns w
-  $NS r ip addr add 198.19.100.2/24 dev eth1
-  $NS w ip addr add 198.19.100.1/24 dev eth0
-  $NS r ip link set br-lan up && $NS r ip link set eth1 up && $NS w ip link set eth0 up
-  $NS r sysctl -qw net.ipv4.ip_forward=1
-  rm -rf "$T/st8"
-}
+natnow() { $NS r /var/cache/natnow/tools/qjs --std -m "$ROOT/dist/natnow.js" apply --backend kmod --interfaces "$FX/a/interfaces.json" --state-dir "$T/state" "$@"; }
 after() { awk -v t="$2" -v from="${3:-}" '$2 > t && (from == "" || $3 == from)' "$1" | wc -l; }
 
 # scenario 1: the SIP redirect (with reflection) added while a LAN phone streams to the WAN address
@@ -396,4 +376,203 @@ wait
 old=$(after "$T/k8old" $((t + 100000000)) 198.19.100.1)
 check "8 natnow apply --backend kmod revokes a removed forward under two-way traffic: $old packets reached the old host after (killed $(stat_of killed), held $(stat_of held_drops))" \
   '[ "$rc" -eq 0 ] && [ "$old" -eq 0 ] && [ "$(stat_of killed)" -ge 1 ] && [ "$(stat_of bad_commands)" -eq 0 ]'
+fw4_down
+
+# ---------------------------------------------------------------- 9
+# fw4's software flow offloading (LuCI's "Software flow offloading"): the
+# forward chain's first rule puts TCP and UDP flows into the flowtable ft
+# once confirmed (UDP replied or not), and their packets then take ft's
+# ingress fast path, past prerouting (natnow.ko's hooks, the nat chains).
+# fw4 deletes and re-creates ft on every reload. Each scenario of the
+# sections above and of the end-to-end tests, on fw4's router with fw4's
+# own flowtable, with each backend: natnow (the bundle, under qjs) run
+# right after the reload, as fw4's include runs it.
+echo "== 9: fw4's flow offloading on: natnow apply --backend kmod and conntrack"
+modprobe -a nf_flow_table nf_flow_table_inet nft_flow_offload 2>&1 | head -3
+OFL=$T/ofl
+mkdir -p "$OFL"
+swap() { awk -v a="$1" -v b="$2" '{ n = index($0, a); while (n) { $0 = substr($0, 1, n - 1) b substr($0, n + length(a)); n = index($0, a) } print }'; }
+# example a with masquerading off on wan, rendered as fw4 does: no srcnat_wan chain, no jump to it
+awk '/jump srcnat_wan comment/ { next } /^\tchain srcnat_wan \{$/ { skip = 1 } skip { if ($0 == "") skip = 0; next } { print }' \
+  "$FX/a/ruleset.nft" > "$OFL/a-nomasq.nft"
+swap 198.18.1.20 198.18.1.30 < "$FX/b/ruleset.nft" > "$OFL/b-moved.nft"
+swap 2001:db8:1::20 2001:db8:1::30 < "$FX/h/ruleset.nft" > "$OFL/h-moved.nft"
+for x in "$FX/a/ruleset.nft:a" "$FX/b/ruleset.nft:b" "$FX/h/ruleset.nft:h" "$OFL/a-nomasq.nft:a-nomasq" \
+  "$OFL/b-moved.nft:b-moved" "$OFL/h-moved.nft:h-moved"; do
+  fw4_offloading "${x%:*}" > "$OFL/${x##*:}.first"
+  fw4_offloading "${x%:*}" reload > "$OFL/${x##*:}.reload"
+done
+# natnow apply with backend $1 (more arguments follow), against the ruleset before the last load
+ofl_natnow() {
+  local be=$1; shift
+  $NS r /var/cache/natnow/tools/qjs --std -m "$ROOT/dist/natnow.js" apply --backend "$be" \
+    --interfaces "$FX/a/interfaces.json" --state-dir "$T/state" --previous-ruleset "$T/previous.json" "$@"
+}
+# the router's entries (both families) as conntrack lists them, those matching $1 (an ERE)
+ct_has() { $NS r conntrack -L -f "${2:-ipv4}" -o extended,id 2>/dev/null | grep -qE -- "$1"; }
+# packets of a send log ($1) sent after $2 and before $3 that a receive log ($4) never got (from $5)
+lost_between() {
+  comm -23 <(awk -v a="$2" -v b="$3" '$2 > a && $2 < b { print $1 }' "$1" | sort) \
+    <(awk -v f="${5:-}" 'f == "" || $3 == f { print $1 }' "$4" | sort -u) | wc -l
+}
+first_after() { awk -v t="$2" -v from="${3:-}" '$2 > t && (from == "" || $3 == from) { print $2; exit }' "$1"; }
+last_of() { tail -n 1 "$1" | awk '{ print $2 }'; }
+ms() { echo $(( ($1 - $2) / 1000000 )); }
+# one router for every run of this section (namespaces cost seconds each
+# under TCG); each run starts from an empty ruleset and conntrack table,
+# nothing armed, the module's holds lapsed and natnow's state gone
+ofl_reset() {
+  stop_streams
+  $NS r nft flush ruleset
+  $NS r conntrack -F -f ipv4 2>/dev/null
+  $NS r conntrack -F -f ipv6 2>/dev/null
+  ctl "disarm"
+  wait_until 5 '[ "$(stat_of holds)" = 0 ]'
+  rm -rf "$T/state" "$T/previous.json"
+}
+ofl_result() {  # $1 scenario, $2 backend, $3 the condition's status (0: passed), $4 what was measured
+  figure "9 $1, backend $2: $4"
+  check "9 $1 with offloading on, backend $2: $4" "[ $3 = 0 ]"
+}
+
+# reflection: redirect 'SIP' added while a LAN phone streams to the WAN address
+ofl_reflection() {
+  local be=$1 pre post first t_apply rc out lost e pass
+  ofl_reset
+  $NS r nft -f "$OFL/a.first"
+  stream l2 -b 5060 -d 30 -r "$T/9a.srv"
+  stream l1 -b 4000 -t 198.19.100.2 -p 5060 -i 20 -d 30 -s "$T/9a.c"
+  wait_until 5 'ct_has "sport=4000 dport=5060 .*\[UNREPLIED\]"'
+  fw4_load "$OFL/b.reload"
+  t_apply=$(now)
+  # stuck until natnow runs: untranslated, nothing at the PBX
+  ct_has "sport=4000 dport=5060 .*\[UNREPLIED\] src=198.19.100.2 " && pre=stuck || pre=none
+  out=$(ofl_natnow "$be" 2>&1); rc=$?
+  echo "$out"
+  wait_until 5 '[ "$(recv_after "$T/9a.srv" "$t_apply")" -ge 25 ]'
+  stop_streams
+  first=$(first_after "$T/9a.srv" "$t_apply")
+  lost=$(lost_between "$T/9a.c" $(( ${first:-0} + 20000000 )) $(( $(last_of "$T/9a.srv") - 100000000 )) "$T/9a.srv")
+  # the new entry: DNATed to the PBX and reflected, and offloaded again
+  ct_has "sport=4000 dport=5060 .*src=198.18.1.20 dst=198.18.1.1 sport=5060 dport=4000 .*\[OFFLOAD\]" && e=yes || e=no
+  post="rc $rc, $pre before, first packet at the PBX $(ms "${first:-$t_apply}" "$t_apply") ms after natnow started, $lost lost after it, new entry offloaded $e; $(echo "$out" | grep -m1 '^matched')"
+  [ "$rc" = 0 ] && [ "$pre" = stuck ] && [ -n "$first" ] && [ "$lost" -eq 0 ] && [ "$e" = yes ]
+  pass=$?
+  ofl_result "reflection added" "$be" "$pass" "$post"
+}
+
+# masquerade switched on while a LAN host streams out to a WAN host (no route back): offloaded, never
+# replied. With the kmod backend also: natnow's arm deleted the flow at once (its packets never reach
+# the hooks), the next packet was SNATed, none lost, and the new entry is offloaded once the
+# flowtable's gc freed the old flow (the same original tuple).
+ofl_masq() {
+  local be=$1 off1 off2 rc out first lost plain t_apply t_done t_arm t_reoff pass age goff o0 r0
+  ofl_reset
+  $NS r nft -f "$OFL/a-nomasq.first"
+  stream w -b 6000 -d 30 -r "$T/9m.w"
+  stream l1 -b 4000 -t 198.19.100.1 -p 6000 -i 20 -d 30 -s "$T/9m.c"
+  wait_until 5 'ct_has "sport=4000 dport=6000 .*\[UNREPLIED\] .*\[OFFLOAD\]"' && off1=yes || off1=no
+  fw4_load "$OFL/a.reload"
+  # the reload re-created ft: the flow is offloaded again by its next packet, before natnow runs
+  wait_until 5 'ct_has "sport=4000 dport=6000 .*\[UNREPLIED\] .*\[OFFLOAD\]"' && off2=yes || off2=no
+  o0=$(stat_of offload_renewed) r0=$(stat_of renewed)
+  t_apply=$(now)
+  out=$(ofl_natnow "$be" 2>&1); rc=$?
+  echo "$out"
+  # when natnow armed: now less the generation's age (read a little later: the arm is placed early)
+  t_done=$(now)
+  read -r age goff <<< "$($NS r awk '$1 == "gen" { for (i = 2; i <= NF; i++) { if ($i ~ /^age_ms=/) a = substr($i, 8)
+    if ($i ~ /^offloaded=/) o = substr($i, 11) } } END { print a, o }' /proc/net/natnow)"
+  t_arm=$(( t_done - ${age:-0} * 1000000 ))
+  wait_until 5 '[ "$(recv_after "$T/9m.w" "$t_apply" 198.19.100.2)" -ge 25 ]'
+  wait_until 4 'ct_has "sport=4000 dport=6000 .*\[UNREPLIED\] src=198.19.100.1 dst=198.19.100.2 .*\[OFFLOAD\]"' && t_reoff=$(now) || t_reoff=
+  stop_streams
+  first=$(first_after "$T/9m.w" "$t_apply" 198.19.100.2)
+  plain=$(recv_after "$T/9m.w" $(( ${first:-0} + 20000000 )) 198.18.1.50)
+  lost=$(lost_between "$T/9m.c" "$t_arm" $(( $(last_of "$T/9m.w") - 100000000 )) "$T/9m.w")
+  post="rc $rc, offloaded before the reload $off1, after it $off2, first packet SNATed $(ms "${first:-$t_apply}" "$t_apply") ms after natnow started, then $plain unSNATed, $lost lost, the new entry offloaded $([ -n "$t_reoff" ] && echo yes || echo no); $(echo "$out" | grep -m1 '^matched')"
+  [ "$rc" = 0 ] && [ "$off1" = yes ] && [ "$off2" = yes ] && [ -n "$first" ] && [ "$plain" -eq 0 ] && [ "$lost" -eq 0 ] && [ -n "$t_reoff" ]
+  pass=$?
+  ofl_result "masquerade switched on" "$be" "$pass" "$post"
+  [ "$be" = kmod ] || return 0
+  figure "9 masquerade, kmod: the arm's offloaded stale flows / deleted at once / renewed by the hooks / first packet SNATed after the arm (ms) / lost after the arm / new entry offloaded after the arm (ms)" \
+    "${goff:-none} / $(( $(stat_of offload_renewed) - o0 )) / $(( $(stat_of renewed) - r0 )) / $(ms "${first:-$t_arm}" "$t_arm") / $lost / $([ -n "$t_reoff" ] && ms "$t_reoff" "$t_arm" || echo never)"
+  check "9 kmod: the arm deleted the offloaded stale flow at once (gen offloaded=${goff:-none}, offload_renewed +$(( $(stat_of offload_renewed) - o0 )), renewed by the hooks +$(( $(stat_of renewed) - r0 )))" \
+    '[ "$goff" = 1 ] && [ $(( $(stat_of offload_renewed) - o0 )) -eq 1 ] && [ $(( $(stat_of renewed) - r0 )) -eq 0 ]'
+  check "9 kmod: SNATed from $(ms "${first:-$t_arm}" "$t_arm") ms after the arm (< 1000), $lost lost after it (<= 1)" \
+    '[ -n "$first" ] && [ "$(ms "$first" "$t_arm")" -lt 1000 ] && [ "$lost" -le 1 ]'
+}
+
+# a forward removed or moved while client and old host talk both ways (offloaded, replied)
+# $1 backend, $2 from (b, h), $3 to (a, b-moved, h-moved), $4 family (4, 6)
+ofl_twoway() {
+  local be=$1 from=$2 to=$3 six="" wan=198.19.100.2 client=198.19.100.1 fam=ipv4 off rc out t old moved new="" pass
+  [ "$4" = 6 ] && { six=-6 wan=2001:db8:100::2 client=2001:db8:100::1 fam=ipv6; }
+  case $to in *moved) new=l3 ;; esac
+  ofl_reset
+  $NS r nft -f "$OFL/$from.first"
+  stream w $six -b 4000 -t "$wan" -p 5060 -i 20 -d 30 -s "$T/9t.c"
+  wait_until 5 'ct_has "sport=4000 dport=5060" $fam'
+  stream l2 $six -b 5060 -t "$client" -p 4000 -i 20 -d 30 -r "$T/9t.old"
+  [ -n "$new" ] && stream l3 $six -b 5060 -d 30 -r "$T/9t.new"
+  wait_until 5 'ct_has "sport=4000 dport=5060 .*sport=5060 dport=4000 .*\[OFFLOAD\]" $fam' && off=yes || off=no
+  fw4_load "$OFL/$to.reload"
+  out=$(ofl_natnow "$be" 2>&1); rc=$?
+  echo "$out"
+  t=$(( $(now) + 100000000 ))
+  # 1 s of the client's packets after natnow's run (and, moved, 25 at the new host)
+  wait_until 5 '[ "$(awk -v t="$t" '"'"'$2 > t + 1000000000'"'"' "$T/9t.c" | wc -l)" -gt 0 ]'
+  [ -n "$new" ] && wait_until 3 '[ "$(recv_after "$T/9t.new" "$t" "$client")" -ge 25 ]'
+  stop_streams
+  old=$(recv_after "$T/9t.old" "$t" "$client")
+  moved=$([ -n "$new" ] && recv_after "$T/9t.new" "$t" "$client" || echo -)
+  post="rc $rc, offloaded before $off, client packets at the old host from 100 ms after natnow $old, at the new $moved; $(echo "$out" | grep -m1 '^matched')"
+  [ "$rc" = 0 ] && [ "$off" = yes ] && [ "$old" -eq 0 ] && { [ -z "$new" ] || [ "$moved" -ge 25 ]; }
+  pass=$?
+  ofl_result "$(case $to in a) echo "forward removed" ;; *) echo "forward moved" ;; esac)$([ "$4" = 6 ] && echo " (IPv6)")" "$be" "$pass" "$post"
+}
+
+# added: a WAN client's stream tracked before the firewall existed (boot), then fw4 starts with redirect 'SIP'
+ofl_added() {
+  local be=$1 rc out t_apply first lost e pass
+  ofl_reset
+  $NS r nft -f - <<'NFT'
+table inet boot {
+  chain pre {
+    type filter hook prerouting priority 0; policy accept;
+    ct state new counter
+  }
+}
+NFT
+  stream l2 -b 5060 -d 30 -r "$T/9b.srv"
+  stream w -b 4000 -t 198.19.100.2 -p 5060 -i 20 -d 30 -s "$T/9b.c"
+  wait_until 5 'ct_has "sport=4000 dport=5060 .*\[UNREPLIED\]"'
+  $NS r nft delete table inet boot
+  fw4_load "$OFL/b.first"
+  t_apply=$(now)
+  out=$(ofl_natnow "$be" --boot 2>&1); rc=$?
+  echo "$out"
+  wait_until 5 '[ "$(recv_after "$T/9b.srv" "$t_apply")" -ge 25 ]'
+  stop_streams
+  first=$(first_after "$T/9b.srv" "$t_apply")
+  lost=$(lost_between "$T/9b.c" $(( ${first:-0} + 20000000 )) $(( $(last_of "$T/9b.srv") - 100000000 )) "$T/9b.srv")
+  ct_has "sport=4000 dport=5060 .*src=198.18.1.20 dst=198.19.100.1 sport=5060 dport=4000 .*\[OFFLOAD\]" && e=yes || e=no
+  post="rc $rc, first packet forwarded $(ms "${first:-$t_apply}" "$t_apply") ms after natnow started, $lost lost after it, new entry offloaded $e; $(echo "$out" | grep -m1 '^matched')"
+  [ "$rc" = 0 ] && [ -n "$first" ] && [ "$lost" -eq 0 ] && [ "$e" = yes ]
+  pass=$?
+  ofl_result "forward added (boot)" "$be" "$pass" "$post"
+}
+
+fw4_up l1:198.18.1.50 l2:198.18.1.20 l3:198.18.1.30
+t9=$(now)
+for be in kmod conntrack; do
+  ofl_added "$be"
+  ofl_reflection "$be"
+  ofl_masq "$be"
+  ofl_twoway "$be" b a 4
+  ofl_twoway "$be" b b-moved 4
+  ofl_twoway "$be" h h-moved 6
+done
+ofl_reset
+figure "9 the twelve runs took (s)" "$(( ($(now) - t9) / 1000000000 ))"
 fw4_down
