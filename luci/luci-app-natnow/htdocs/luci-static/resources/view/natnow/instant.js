@@ -99,6 +99,14 @@ function changeCounts(c) {
 	return parts.length ? parts.join(', ') : _('no flow');
 }
 
+/* what a routing change did to the flows leaving by one mwan3 interface */
+function failoverText(f) {
+	var text = _('%s: moved %d to %s, kept %d').format(f.wan, f.moved, f.to.length ? f.to.join(', ') : '-', f.kept);
+	if (f.unclear)
+		text += ', ' + _('left alone (unclear) %d').format(f.unclear);
+	return text;
+}
+
 function runDetails(r) {
 	var byChange = (r.result && r.result.byChange) || [];
 	ui.showModal(_('Run at %s').format(new Date(r.time).toLocaleString()), [
@@ -109,6 +117,10 @@ function runDetails(r) {
 			var n = byChange.filter(function(x) { return x.change == c; })[0];
 			return E('li', {}, [ c, ': ', n ? changeCounts(n) : _('no flow') ]);
 		})) : E('p', {}, _('No NAT change.')),
+		(r.failover || []).length ? E('div', { 'class': 'natnow-run-failover' }, [
+			E('strong', {}, _('Multi-WAN (mwan3)')),
+			E('ul', {}, r.failover.map(function(f) { return E('li', {}, failoverText(f)); }))
+		]) : '',
 		errorList(unhandledList(r).concat(r.errors, r.warnings || [], (r.drift || []).map(function(d) { return _('drift: %s').format(d); }))),
 		closeButton()
 	]);
@@ -127,7 +139,8 @@ function renderRuns(runs) {
 		var cells = [
 			new Date(r.time).toLocaleString(),
 			r.trigger,
-			r.changes.length ? r.changes.join('; ') : _('no NAT change'),
+			(r.changes.length ? r.changes.join('; ') : _('no NAT change')) +
+				(r.failover || []).map(function(f) { return '; ' + failoverText(f); }).join(''),
 			counts(r),
 			_('%d ms').format(r.durationMs),
 			problems.length ? problems.join('; ') : _('no error'),
