@@ -15,6 +15,7 @@
  * 4. A blocklist table of 0 to 300k intervals beside fw4 (bench/blocklist.ts):
  *    bytes read, peak RSS and time of one `natnow apply --dry-run`.
  * 5. What the fallback costs against the exact plan, in 10k and 100k tables (bench/fallback.ts).
+ * 6. Multi-WAN failover and failback, natnow's daemon against mwan3's flush_conntrack (bench/failover.ts).
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -25,6 +26,7 @@ import { nowNs, Router, sleep } from "../test/e2e/harness.ts";
 import { natnowArgv } from "../test/helpers/qjs.ts";
 import { blocklistBench, blocklistLines } from "./blocklist.ts";
 import { fallbackBench, fallbackLines } from "./fallback.ts";
+import { failoverBench, failoverLines } from "./failover.ts";
 
 const SIZES = (process.env.NATNOW_BENCH_SIZES ?? "10000,100000,1000000").split(",").map(Number);
 const AFFECTED = 100;
@@ -304,6 +306,7 @@ async function main(): Promise<number> {
   console.log();
   process.stderr.write("fallback runs...\n");
   console.log(`${SCENARIOS.length + 3}. ${fallbackLines(fallbackBench()).join("\n")}`);
+  console.log(`\n${SCENARIOS.length + 4}. ${failoverLines(await failoverBench()).join("\n")}`);
   return 0;
 }
 

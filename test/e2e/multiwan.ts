@@ -253,8 +253,11 @@ export class TwoWan {
     return parseTable(this.in("r", "conntrack", "-L", "-f", "ipv4", "-o", "extended,id")).flows;
   }
 
-  /** The daemon's runs, newest first. */
-  runs(): { trigger: string; failover?: { wan: string; moved: number; kept: number; to: string[] }[]; errors: string[]; warnings?: string[] }[] {
+  /** The daemon's runs, newest first (its records in runs.json: what triggered each, how long it took, what it did per WAN). */
+  runs(): {
+    trigger: string; durationMs: number; failover?: { wan: string; moved: number; kept: number; to: string[]; notes?: string[] }[];
+    errors: string[]; warnings?: string[];
+  }[] {
     const f = this.path("state/runs.json");
     return existsSync(f) ? JSON.parse(readFileSync(f, "utf8")).runs : [];
   }
