@@ -3,15 +3,18 @@
 # -Werror against Debian's linux-headers-6.1, the iptables extension and the
 # traffic tool, boot Debian's matching kernel in qemu (TCG) with a busybox
 # initramfs, run test/kmod/vm-tests.sh inside (or NATNOW_KMOD_SCRIPT: the
-# benchmark's bench/kmod-vm.sh), and print its results.
+# benchmark's bench/kmod-vm.sh), and print its results. Another kernel:
+# NATNOW_KVER (its release), NATNOW_KROOT (boot/vmlinuz-$NATNOW_KVER and
+# lib/modules/$NATNOW_KVER under it) and NATNOW_HDR (its build tree), as
+# test/kmod/openwrt-kernel.sh writes them for OpenWrt's configuration.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${NATNOW_KMOD_OUT:-$ROOT/test-artifacts/kmod}
 CACHE=${NATNOW_KERNEL_CACHE:-/var/cache/natnow/kernel}
-HDR=$(ls -d /usr/src/linux-headers-6.1.0-*-amd64 2>/dev/null | sort -V | tail -n 1)
+HDR=${NATNOW_HDR:-$(ls -d /usr/src/linux-headers-6.1.0-*-amd64 2>/dev/null | sort -V | tail -n 1)}
 [ -n "$HDR" ] || { echo "kmod: no linux-headers-6.1.0-*-amd64 (run scripts/setup.sh)"; exit 1; }
-ABI=${HDR#/usr/src/linux-headers-}
-KROOT=$CACHE/$ABI
+ABI=${NATNOW_KVER:-${HDR#/usr/src/linux-headers-}}
+KROOT=${NATNOW_KROOT:-$CACHE/$ABI}
 [ -f "$KROOT/boot/vmlinuz-$ABI" ] || { echo "kmod: no kernel image in $KROOT (run scripts/setup.sh)"; exit 1; }
 command -v qemu-system-x86_64 >/dev/null || { echo "kmod: qemu-system-x86_64 missing"; exit 1; }
 
@@ -74,7 +77,10 @@ add_mod() {
   order+=("$(basename "$rel")")
 }
 for m in virtio_pci 9pnet_virtio 9p overlay; do
-  add_mod "$(awk -F: -v m="/$m.ko" 'index($1, m) && substr($1, length($1) - length(m) + 1) == m { print $1; exit }' "$MODDIR/modules.dep")"
+  rel=$(awk -F: -v m="/$m.ko" 'index($1, m) && substr($1, length($1) - length(m) + 1) == m { print $1; exit }' "$MODDIR/modules.dep")
+  # none when built in (OpenWrt's x86/64 configuration builds in virtio_pci and overlay)
+  [ -n "$rel" ] || { grep -q "/$m.ko\$" "$MODDIR/modules.builtin" || echo "kmod: no $m module"; continue; }
+  add_mod "$rel"
 done
 printf '%s\n' "${order[@]}" > "$IR/modules/order"
 (cd "$IR" && find . | cpio -o -H newc --quiet | gzip -1) > "$OUT/initramfs.cpio.gz"
