@@ -14,18 +14,26 @@ insmod "$B/natnow.ko" && insmod "$B/xt_NATNOW.ko"
 check "natnow.ko and xt_NATNOW.ko load into $(uname -r)" 'grep -q "^natnow " /proc/modules'
 dmesg | grep -q "module verification failed\|loading out-of-tree" && echo "(taint: unsigned out-of-tree module, expected)"
 
+# conntrack timestamps in the router: on, off, or absent (a kernel built without
+# CONFIG_NF_CONNTRACK_TIMESTAMP, as OpenWrt's: they cannot be on)
+timestamps() {
+  case "$($NS r sysctl -n net.netfilter.nf_conntrack_timestamp 2>/dev/null)" in
+  1) echo on ;; 0) echo off ;; *) echo absent ;;
+  esac
+}
+
 # ---------------------------------------------------------------- 1
 echo "== 1: a stuck UDP flow, a DNAT added, arm: the next packet is forwarded"
 # conntrack timestamps off, as on OpenWrt's kernels (built without them): the arm needs none
 stuck_stream 1 3.5
-$NS r sysctl -qw net.netfilter.nf_conntrack_timestamp=0
+$NS r sysctl -qw net.netfilter.nf_conntrack_timestamp=0 2>/dev/null
 sleep 1
 stuck=$(awk -v t="$t_rule" '$2 > t' "$T/1.s1" | wc -l)
 renewed0=$(stat_of renewed)
 ctl "arm family=ipv4 proto=17 dport=5060"
 t_arm=$(now)
 stale1=$(gen_stale)
-ts1=$($NS r sysctl -n net.netfilter.nf_conntrack_timestamp)
+ts1=$(timestamps)
 wait
 after=$(sent_after "$T/1.c" "$t_arm" | wc -l)
 lost=$(comm -23 <(sent_after "$T/1.c" "$t_arm") <(got_seqs "$T/1.s1") | wc -l)
@@ -38,7 +46,7 @@ check "1 the first packet after the arm reaches the server" '[ "$first_ok" = yes
 check "1 no packet lost after the arm ($after sent)" '[ "$after" -ge 5 ] && [ "$lost" -eq 0 ]'
 check "1 exactly one flow renewed" '[ $(( $(stat_of renewed) - renewed0 )) -eq 1 ]'
 check "1 the arm's walk found the stuck flow stale with conntrack timestamps off (stale ${stale1:-none}, timestamps $ts1)" \
-  '[ "$stale1" = 1 ] && [ "$ts1" = 0 ]'
+  '[ "$stale1" = 1 ] && [ "$ts1" != on ]'
 check "1 a renewed flow is forgotten (stale entries left: $(stat_of stale))" '[ "$(stat_of stale)" = 0 ]'
 ctl "disarm"
 
@@ -243,7 +251,7 @@ target_in_place() {
   first=$(awk -v t="$t_open" '$2 > t { print int(($2 - t) / 1000000); exit }' "$T/$name.s1")
   after=$(sent_after "$T/$name.c" $((t_open + 200000000)) | wc -l)
   lost=$(comm -23 <(sent_after "$T/$name.c" $((t_open + 200000000))) <(got_seqs "$T/$name.s1") | wc -l)
-  echo "$rc $stuck ${first:-none} $after $lost $($NS r sysctl -n net.netfilter.nf_conntrack_timestamp)"
+  echo "$rc $stuck ${first:-none} $after $lost $(timestamps)"
   $NS r iptables -t mangle -F PREROUTING
 }
 echo "== 4b: a NATNOW rule already in place when the DNAT is added"
@@ -251,7 +259,7 @@ read -r rc stuck first after lost ts <<< "$(target_in_place 4b "")"
 figure "4b rule in place: first packet forwarded after the DNAT (ms) / sent from 200 ms on / lost" "$first / $after / $lost"
 check "4b a NATNOW rule in place before the DNAT renews the stuck flow: forwarded $first ms after the change, none lost from 200 ms on" \
   '[ "$rc" -eq 0 ] && [ "$first" != none ] && [ "$after" -ge 5 ] && [ "$lost" -eq 0 ]'
-check "4b the target leaves conntrack timestamps as they were (off: $ts)" '[ "$ts" = 0 ]'
+check "4b the target leaves conntrack timestamps as they were (off: $ts)" '[ "$ts" != on ]'
 echo "== 4c: the rule behind a match switched on after the change (xt_recent, standing in for -m condition)"
 read -r rc stuck first after lost ts <<< "$(target_in_place 4c "-m recent --name natnow --rcheck --rsource" \
   "echo +198.19.0.2 > /proc/net/xt_recent/natnow")"
