@@ -88,8 +88,19 @@ describe.skipIf(!canRunNetns)("the kernel as the oracle of the rule evaluator", 
         await Promise.all([...byHost].map(([h, list]) =>
           r.spawnIn(h, ["python3", "-c", SENDER, JSON.stringify(list.map((s) => [s.p.src, s.p.sport, s.p.dst, s.p.dport]))])
         ));
-        await sleep(200);
-        const table = r.table();
+        // a first datagram to a neighbour not yet resolved waits in the neighbour queue (IPv6
+        // NDP, ARP): wait until every flow the evaluator says gets an entry has one (at most 3 s)
+        const expected = sent.filter((s) => {
+          const v = evaluate(rs, s.p, route, own);
+          return !v.dropped && v.dnat?.addr !== s.p.src;
+        });
+        const has = (t: Flow[], s: Sent) => t.some((f) => f.proto === 17 && f.family === s.p.family && formatIp(f.orig.src) === s.p.src &&
+          f.orig.sport === s.p.sport && formatIp(f.orig.dst) === s.p.dst && f.orig.dport === s.p.dport);
+        let table = r.table();
+        for (const until = Date.now() + 3000; Date.now() < until && !expected.every((s) => has(table, s));) {
+          await sleep(50);
+          table = r.table();
+        }
         for (const s of sent) {
           const p = s.p;
           const v = evaluate(rs, p, route, own);
