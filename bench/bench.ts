@@ -5,9 +5,10 @@
  * 1. Latency of scenario 1: from "rule live" (fw4's reload returned) to the
  *    first packet the LAN server receives, with `natnow apply` run at once,
  *    and with `natnow daemon` (the default policy) noticing the change itself.
- * 2. Changes affecting 100 flows (redirect 'SIP' removed: 100 WAN clients
- *    forwarded to the PBX revoked; added: 100 stuck ones renewed) in tables
- *    of 10k, 100k and 1M entries, filled
+ * 2, 2b, 3. Changes affecting 100 flows (redirect 'SIP' removed: 100 WAN
+ *    clients forwarded to the PBX revoked; a forward for one remote network
+ *    removed: the same 100 revoked in one walk; 'SIP' added: 100 stuck ones
+ *    renewed) in tables of 10k, 100k and 1M entries, filled
  *    inside a namespace with batched ctnetlink messages (bench/ctfill.c):
  *    wall and CPU time of `natnow apply` against `conntrack -D` with the
  *    equivalent filter, a hand-written `conntrack -D` filter, and
@@ -118,9 +119,12 @@ interface Row {
  * `conntrack -D` filter that names exactly them, and a count of those left.
  */
 interface Scenario {
+  /** Its part of the printout ("2b": beside part 2). */
+  part: string;
   title: string;
   live: string;
-  previous: string;
+  /** The ruleset before: a fixture (test/fixtures/ruleset), or `{ over }`: nft text loaded over the live one. */
+  previous: string | { over: string };
   affected: string;
   equivalent: string[];
   /** `conntrack -L` options that list the affected entries still there (natnow's tombstones are theirs too). */
@@ -130,6 +134,7 @@ interface Scenario {
 const SCENARIOS: Scenario[] = [
   {
     // 100 WAN clients forwarded to the PBX, replied
+    part: "2",
     title: "redirect 'SIP' removed: 100 forwarded WAN clients revoked",
     live: "a", previous: "b.json",
     affected: `${AFFECTED} 17 198.19.50.1 198.19.100.2 5060 198.18.1.20 - 5060 14 900`,
@@ -137,7 +142,21 @@ const SCENARIOS: Scenario[] = [
     left: ["-r", "198.18.1.20"],
   },
   {
+    // the same 100 flows, forwarded by a rule for their network only: exact -D filters name them (one walk)
+    part: "2b",
+    title: "a forward for one remote network removed: its 100 flows revoked in one walk",
+    live: "a",
+    previous: {
+      over: "table ip trunk {\n chain pre {\n  type nat hook prerouting priority dstnat - 1; policy accept;\n" +
+        '  iifname "eth1" ip saddr 198.19.50.0/24 udp dport 5060 dnat to 198.18.1.20:5060\n }\n}\n',
+    },
+    affected: `${AFFECTED} 17 198.19.50.1 198.19.100.2 5060 198.18.1.20 - 5060 14 900`,
+    equivalent: ["-s", "198.19.50.0/24", "--dport", "5060", "-r", "198.18.1.20", "--reply-port-src", "5060"],
+    left: ["-r", "198.18.1.20"],
+  },
+  {
     // 100 WAN clients stuck on the router's own address, never replied
+    part: "3",
     title: "redirect 'SIP' added: 100 stuck WAN clients renewed",
     live: "b", previous: "a.json",
     affected: `${AFFECTED} 17 198.19.50.1 198.19.100.2 5060 198.19.100.2 - 5060 8 900`,
@@ -158,6 +177,17 @@ class Table {
   }
   in(argv: string[], input?: string): string {
     return sh(["ip", "netns", "exec", this.ns, ...argv], input);
+  }
+  /** The ruleset before the change, as nft prints it: a fixture, or the live one with more loaded over it. */
+  previous(): string {
+    const p = this.sc.previous;
+    if (typeof p === "string") return fixturePath("ruleset", p);
+    const file = join(this.dir, "previous.json");
+    this.in(["nft", "-f", "-"], p.over);
+    writeFileSync(file, this.in(["nft", "-j", "list", "ruleset"]));
+    this.in(["nft", "flush", "ruleset"]);
+    this.in(["nft", "-f", fixturePath("fw4-examples", this.sc.live, "ruleset.nft")]);
+    return file;
   }
   /** Fills the table: bystanders (most LAN → WAN HTTPS, a tenth outbound SIP) and the affected forwarded flows. */
   fill(total: number): number {
@@ -205,7 +235,7 @@ async function tables(sc: Scenario): Promise<Row[]> {
   try {
     const methods: [string, string[]][] = [
       // the live ruleset against the one before the change, as nft printed it
-      ["natnow apply (conntrack backend)", natnowArgv("apply", "--previous-ruleset", fixturePath("ruleset", sc.previous),
+      ["natnow apply (conntrack backend)", natnowArgv("apply", "--previous-ruleset", t.previous(),
         "--interfaces", fixturePath("fw4-examples", "a", "interfaces.json"),
         "--state-dir", join(t.dir, "state"), "--backend", "conntrack")],
       ["conntrack -D, the equivalent filter", ["conntrack", "-D", "-f", "ipv4", "-p", "17", ...sc.equivalent]],
@@ -277,10 +307,10 @@ async function main(): Promise<number> {
     spawnSync(qjs, argv);
     starts.push(performance.now() - t);
   }
-  for (const [i, sc] of SCENARIOS.entries()) {
+  for (const sc of SCENARIOS) {
     process.stderr.write(`table runs: ${sc.title}...\n`);
     const rows = await tables(sc);
-    console.log(`${i + 2}. ${sc.title}, in a full table:`);
+    console.log(`${sc.part}. ${sc.title}, in a full table:`);
     console.log();
     console.log("   entries   method                                 fill s   wall s   cpu s   destroyed: affected  bystanders");
     for (const r of rows) {
@@ -292,21 +322,26 @@ async function main(): Promise<number> {
       const at = rows.filter((r) => Math.abs(r.entries - n) < 10);
       const nn = at.find((r) => r.method.startsWith("natnow"));
       const raw = at.find((r) => r.method.includes("equivalent"));
-      if (nn && raw) console.log(`   ${n} entries: natnow / conntrack -D (equivalent filter) wall time = ${(nn.wall / raw.wall).toFixed(2)}`);
+      if (nn && raw) {
+        console.log(`   ${n} entries: natnow / conntrack -D (equivalent filter) wall time = ${(nn.wall / raw.wall).toFixed(2)}, ` +
+          `CPU time = ${(nn.cpu / raw.cpu).toFixed(2)}`);
+      }
     }
     console.log();
   }
   console.log(`   Median of ${REPEAT} runs each. natnow runs in qjs, the router's engine; its times include starting it`);
   console.log(`   (${median(starts).toFixed(0)} ms for 'natnow version'). conntrack-tools walks the whole table in userspace for every`);
-  console.log("   -L and every -D. A revoke needs the dump (the holds name the clients and must precede the delete) and");
-  console.log("   then the delete; a renew's dump is filtered by the kernel to never-replied entries.");
+  console.log("   -L and every -D. A revoke whose selectors one -D filter names exactly is one walk: a wide hold on the");
+  console.log("   old peer, the -D, then the exact holds; fw4's zone scopes cannot be named so (no negation in conntrack-tools),");
+  console.log("   and take the dump, then the delete. A renew's dump is filtered by the kernel to never-replied entries.");
   console.log();
   process.stderr.write("blocklist runs...\n");
-  console.log(`${SCENARIOS.length + 2}. ${blocklistLines(blocklistBench()).join("\n")}`);
+  const next = Number(SCENARIOS[SCENARIOS.length - 1].part) + 1;
+  console.log(`${next}. ${blocklistLines(blocklistBench()).join("\n")}`);
   console.log();
   process.stderr.write("fallback runs...\n");
-  console.log(`${SCENARIOS.length + 3}. ${fallbackLines(fallbackBench()).join("\n")}`);
-  console.log(`\n${SCENARIOS.length + 4}. ${failoverLines(await failoverBench()).join("\n")}`);
+  console.log(`${next + 1}. ${fallbackLines(fallbackBench()).join("\n")}`);
+  console.log(`\n${next + 2}. ${failoverLines(await failoverBench()).join("\n")}`);
   return 0;
 }
 
