@@ -230,7 +230,10 @@ function addedSelectors(rule: NatRule, scopes: Scopes, reason: string, policy: P
     }
     if (!policy.renew) return out;
     if (!policy.fallback) throw new Unbounded(`${exact} (the policy's fallback is off)`);
-    for (const m of readableMatch(rule, scopes)) out.push(selector(m, "renew", reason, { replied: false }));
+    for (const m of readableMatch(rule, scopes)) {
+      const t = translation(rule, scopes, m.family);
+      out.push(selector(m, "renew", reason, { replied: false, keep: t ? [{ ...asFlowMatch(m), ...t }] : [] }));
+    }
     notes.push(`fallback: every never-replied flow it may concern is renewed (${exact})`);
     if (policy.established) unhandled.push(`established flows under it were not reset (${exact})`);
     return out;
@@ -241,7 +244,9 @@ function addedSelectors(rule: NatRule, scopes: Scopes, reason: string, policy: P
       if (policy.revoke) out.push(selector(m, "revoke", reason, rule.hook === "dstnat" ? { dnat: true } : { snat: true }));
       continue;
     }
-    if (policy.renew) out.push(selector(m, "renew", reason, { replied: false }));
+    // a flow that already carries the rule's translation (it came after the rule) has its NAT
+    const t = translation(rule, scopes, m.family);
+    if (policy.renew) out.push(selector(m, "renew", reason, { replied: false, keep: t ? [{ ...asFlowMatch(m), ...t }] : [] }));
     if (policy.established) out.push(selector(m, "revoke", reason, { replied: true }));
   }
   return out;

@@ -58,8 +58,8 @@ export const ANY_ADDR: AddrMatch = { pos: [], neg: [] };
 /** A port match that matches everything. */
 export const ANY_PORT: PortMatch = { pos: [], neg: [] };
 
-/** One line of text for the conditions of a match. */
-function describeMatch(s: FlowMatch): string {
+/** The conditions of a match, one word group each. */
+function matchParts(s: FlowMatch): string[] {
   const parts = [`ipv${s.family}`, s.proto === null ? "any" : protoName(s.proto)];
   const field = (name: string, text: string) => {
     if (text) parts.push(`${name} ${text}`);
@@ -76,12 +76,18 @@ function describeMatch(s: FlowMatch): string {
   if (s.snat !== null) parts.push(s.snat ? "snat" : "!snat");
   if (s.replied !== null) parts.push(s.replied ? "replied" : "unreplied");
   if (s.mark) parts.push(`mark ${markText(s.mark)}`);
-  return parts.join(" ");
+  return parts;
 }
 
-/** One line of text for a selector: `ipv4 udp src !198.18.1.0/24 dport 5060 unreplied`. */
+/**
+ * One line of text for a selector: `ipv4 udp src !198.18.1.0/24 dport 5060
+ * unreplied`; what it keeps follows with only the conditions it adds
+ * (`except [reply-src 198.18.1.20 reply-sport 5060 dnat]`).
+ */
 export function describeSelector(s: Selector): string {
-  return describeMatch(s) + s.keep.map((k) => ` except [${describeMatch(k)}]`).join("");
+  const own = matchParts(s);
+  const keeps = s.keep.map((k) => ` except [${matchParts(k).filter((p) => own.indexOf(p) < 0).join(" ") || "all of it"}]`);
+  return own.join(" ") + keeps.join("");
 }
 
 /** A stable key for de-duplicating selectors (the reason is not part of it). */

@@ -75,7 +75,7 @@ describe("computeLivePlan", () => {
     const c = o.result.plan.changes.filter((x) => x.change.text.startsWith("rule 'ip natx pre handle 14'"))[0];
     expect(c.status).toBe("planned");
     // the old mark's flows to 198.18.1.9 may be the new mark's: kept, and that is said
-    expect(c.selectors.map((s) => [s.action, s.replied, s.keep.length > 0])).toEqual([["revoke", null, true], ["renew", false, false]]);
+    expect(c.selectors.map((s) => [s.action, s.replied, s.keep.length > 0])).toEqual([["revoke", null, true], ["renew", false, true]]);
     expect(c.unhandled).toMatch(/^rule 'ip natx pre handle 14' changed: .*flows '.*' may translate alike were kept \(.*matches meta mark\)/);
     expect(o.result.plan.unhandled).toContain(c.unhandled);
   });
@@ -121,7 +121,8 @@ describe("computeLivePlan, ct status dnat", () => {
     // the old rule's flows, except those the new one masquerades alike; (and, under `established '1'`, the new rule's replied flows)
     expect(c.selectors.map((s) => [s.action, s.snat, s.dnat, s.replied, s.keep.map((k) => k.dnat)])).toEqual([
       ["revoke", true, null, null, [false]],
-      ["renew", null, false, false, []],
+      // the new rule's own translation (not DNATed, masqueraded) is kept: such a flow has its NAT
+      ["renew", null, false, false, [false]],
       ["revoke", null, false, true, []],
     ]);
   });
