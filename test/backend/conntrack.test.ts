@@ -1,7 +1,7 @@
 /** The conntrack-tools backend: its pure parts, then real conntrack entries in a network namespace (root). */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFileSync, spawnSync } from "node:child_process";
-import { applyConntrack, deleteArgs, deleteGroups, filterKey, FULL_TUPLE_MAX, listArgs, narrowedBy } from "../../src/backend/conntrack.ts";
+import { applyConntrack, aroundArgs, deleteArgs, deleteGroups, filterKey, FULL_TUPLE_MAX, listArgs, narrowedBy } from "../../src/backend/conntrack.ts";
 import { parseTable } from "../../src/conntrack/parse.ts";
 import { flow, fwd, revokeSip } from "../helpers/flows.ts";
 import type { Flow } from "../../src/conntrack/flow.ts";
@@ -66,6 +66,19 @@ describe("grouping chosen flows into conntrack -D filters", () => {
     expect(view.narrowed[4]).toEqual({ src: "198.19.5.2" });
     const groups = deleteGroups([a2, a3], new Set([a2, a3]), view);
     expect(groups.map((g) => filterKey(g.filter))).toEqual(["4/17/0 dst=198.19.0.1 dport=5060 reply-src=198.18.1.20 reply-sport=5060 src=198.19.5.2"]);
+  });
+
+  it("a second dump around chosen flows narrows by what they all share, and so do the filters it allows", () => {
+    // a1, a2, a3: one forward's clients; what they share is the service side
+    const argv = aroundArgs(4, [a1, a2, a3]);
+    expect(argv).toEqual(["conntrack", "-L", "-f", "ipv4", "-o", "extended,id", "-p", "17", "-d", "198.19.0.1", "--dport", "5060",
+      "-r", "198.18.1.20", "--reply-port-src", "5060"]);
+    const view = { narrowed: { 4: narrowedBy(argv) }, unrepliedOnly: false };
+    expect(deleteGroups([a1, a2, a3], new Set([a1, a2, a3]), view).map((g) => filterKey(g.filter)))
+      .toEqual(["4/17/0 dst=198.19.0.1 dport=5060 reply-src=198.18.1.20 reply-sport=5060"]);
+    // different protocols share nothing a filter can say
+    const icmp = flow("ipv4 2 icmp 1 29 src=198.19.5.1 dst=198.19.0.1 type=8 code=0 id=7 src=198.18.1.20 dst=198.19.5.1 type=0 code=0 id=7 mark=0 use=1");
+    expect(aroundArgs(4, [a1, icmp])).toEqual(["conntrack", "-L", "-f", "ipv4", "-o", "extended,id"]);
   });
 
   it("a dump of never-replied entries only: full tuples (-D does not filter by status)", () => {
