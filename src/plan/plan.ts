@@ -246,8 +246,9 @@ function addedSelectors(rule: NatRule, scopes: Scopes, reason: string, policy: P
     }
     // a flow that already carries the rule's translation (it came after the rule) has its NAT
     const t = translation(rule, scopes, m.family);
-    if (policy.renew) out.push(selector(m, "renew", reason, { replied: false, keep: t ? [{ ...asFlowMatch(m), ...t }] : [] }));
-    if (policy.established) out.push(selector(m, "revoke", reason, { replied: true }));
+    const keep = t ? [{ ...asFlowMatch(m), ...t }] : [];
+    if (policy.renew) out.push(selector(m, "renew", reason, { replied: false, keep }));
+    if (policy.established) out.push(selector(m, "revoke", reason, { replied: true, keep }));
   }
   return out;
 }

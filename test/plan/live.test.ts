@@ -123,7 +123,7 @@ describe("computeLivePlan, ct status dnat", () => {
       ["revoke", true, null, null, [false]],
       // the new rule's own translation (not DNATed, masqueraded) is kept: such a flow has its NAT
       ["renew", null, false, false, [false]],
-      ["revoke", null, false, true, []],
+      ["revoke", null, false, true, [false]],
     ]);
   });
 });
