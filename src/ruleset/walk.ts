@@ -107,6 +107,8 @@ function walkBase(index: ChainIndex, base: NftChain): LiveRule[] {
     const rules = index.rulesOf(base.family, base.table, chain);
     for (const [i, r] of rules.entries()) {
       const marks = gated || readsMark(r.expr);
+      // once per rule: a map's alternatives share the rule's (and its sets') identity
+      const canon = canonicalExpr(r.expr, sets);
       for (const alt of index.terms(r)) {
         let terms = combineTerms(path, alt.terms);
         if (terms.never) continue;
@@ -114,7 +116,7 @@ function walkBase(index: ChainIndex, base: NftChain): LiveRule[] {
           out.push({
             hook, nftHook: base.hook as string, base: baseKey, family: r.family, table: r.table, chain: r.chain,
             handle: r.handle, comment: r.comment, terms: extra ? withReason(terms, extra) : terms, nat, expr: r.expr,
-            canon: canonicalExpr(r.expr, sets), markGated: marks, earlier: [], context: [],
+            canon, markGated: marks, earlier: [], context: [],
           });
         const v = alt.verdict;
         switch (v.kind) {
