@@ -34,7 +34,7 @@
  * stands in until the `-D` has listed them.
  */
 
-import { choose, type Flow } from "../conntrack/flow.ts";
+import { choose, type Flow, flowKey } from "../conntrack/flow.ts";
 import { parseTable } from "../conntrack/parse.ts";
 import type { Host } from "../host/host.ts";
 import type { AddrMatch, PortMatch } from "../net/match.ts";
@@ -128,11 +128,6 @@ export function deleteArgs(c: CtFilter): string[] {
   }
   args.push("-w", String(c.zone), "-o", "extended,id");
   return args;
-}
-
-/** A flow's identity in the table: its original tuple and zone. */
-function flowKey(f: Flow): string {
-  return `${f.family}/${f.proto}/${f.zone} ${formatIp(f.orig.src)}:${f.orig.sport} ${formatIp(f.orig.dst)}:${f.orig.dport}`;
 }
 
 /** Past this many chosen flows from a never-replied dump, one more dump (a walk) costs less than a walk per flow. */

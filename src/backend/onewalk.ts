@@ -25,10 +25,9 @@
  * take the dump path.
  */
 
-import { choose, type Flow } from "../conntrack/flow.ts";
+import { choose, type Flow, flowKey } from "../conntrack/flow.ts";
 import { parseTable } from "../conntrack/parse.ts";
 import type { Host } from "../host/host.ts";
-import { formatIp } from "../net/ip.ts";
 import type { Selector } from "../plan/selector.ts";
 import { applyConntrack, type ConntrackOptions, deleteFailed } from "./conntrack.ts";
 import { exactArgs, exactFilters } from "./exact.ts";
@@ -39,15 +38,11 @@ import { wideHoldDrop, wideHolds, wideHoldScript } from "./widehold.ts";
 /** How long (ms) a wide hold lasts when the run never drops it (it dies): past any `-D` walk. */
 export const WIDE_HOLD_MS = 60_000;
 
-/** An entry's identity: its original tuple and zone (a `-D` may list one twice). */
-function entryKey(f: Flow): string {
-  return `${f.family}/${f.proto}/${f.zone} ${formatIp(f.orig.src)}:${f.orig.sport} ${formatIp(f.orig.dst)}:${f.orig.dport}`;
-}
 
 /** The entries `-D` runs listed, once each. */
 export function listedEntries(outputs: readonly string[]): Flow[] {
   const out = new Map<string, Flow>();
-  for (const text of outputs) for (const f of parseTable(text).flows) out.set(entryKey(f), f);
+  for (const text of outputs) for (const f of parseTable(text).flows) out.set(flowKey(f), f); // a `-D` may list one twice
   return [...out.values()];
 }
 

@@ -1,6 +1,6 @@
 /** Conntrack entries (flows) and selector matching: the one matcher every backend and test uses. */
 
-import { type IpBytes, parsePrefix, type Prefix, prefixContains } from "../net/ip.ts";
+import { formatIp, type IpBytes, parsePrefix, type Prefix, prefixContains } from "../net/ip.ts";
 import type { AddrMatch, PortMatch } from "../net/match.ts";
 import type { FlowMatch, Selector } from "../plan/selector.ts";
 
@@ -106,4 +106,9 @@ export function choose(flows: readonly Flow[], selectors: readonly Selector[]): 
     if (selector) out.push({ flow, selector });
   }
   return out;
+}
+
+/** A flow's identity in the table: its original tuple and zone. */
+export function flowKey(f: Flow): string {
+  return `${f.family}/${f.proto}/${f.zone} ${formatIp(f.orig.src)}:${f.orig.sport} ${formatIp(f.orig.dst)}:${f.orig.dport}`;
 }
