@@ -61,12 +61,6 @@ export interface RunOutcome {
   stateErrors: string[];
 }
 
-/** The nat part of the ruleset natnow last applied (`nft -j` text), or null. */
-function appliedRuleset(host: Host, stateDir: string): string | null {
-  const b = host.readFile(`${stateDir}/${STATE_FILES.applied}`);
-  return b === null ? null : utf8Decode(b);
-}
-
 /** A state file's text, or null. */
 function stateText(host: Host, dir: string, name: string): string | null {
   const b = host.readFile(`${dir}/${name}`);
@@ -139,7 +133,7 @@ export function runOnce(host: Host, req: RunRequest): RunOutcome {
     run.errors.push(req.snapshot.error);
     return finish(EXIT_UNAVAILABLE, null);
   }
-  const previous = req.previous !== undefined ? req.previous : req.boot ? null : appliedRuleset(host, req.stateDir);
+  const previous = req.previous !== undefined ? req.previous : req.boot ? null : stateText(host, req.stateDir, STATE_FILES.applied);
   const boot = !pending && (req.boot || previous === null);
   // the acted-on changes count against the stored baseline only
   const acted = req.previous === undefined && !boot ? parseActed(stateText(host, req.stateDir, STATE_FILES.acted)) : [];
@@ -187,7 +181,8 @@ export function runOnce(host: Host, req: RunRequest): RunOutcome {
   }
   for (const d of run.drift) lines.push(`drift: ${d}`);
   if (!dryRun && code === 0 && outcome.extra) {
-    const done = plan.changes.filter((c) => c.unhandled === null).map((c) => changeKey(c.change));
+    // the acted-on changes matter only while the baseline waits for an unhandled one
+    const done = unhandled.length ? plan.changes.filter((c) => c.unhandled === null).map((c) => changeKey(c.change)) : [];
     try {
       keepState(host, req.stateDir, outcome.extra.applied, unhandled.length > 0, [...acted, ...done]);
     } catch (e) {

@@ -290,7 +290,7 @@ export function plan(changes: Change[], facts: PlanFacts, policy: Policy, boot =
   const before = new Scopes(facts.before);
   const after = new Scopes(facts.after);
   const added: Added = { rules: changes.flatMap((c) => c.added), all: facts.after.sections?.flatMap((s) => s.rules) ?? [], scopes: after };
-  const planned = changes.map((c): PlannedChange => acted.has(changeKey(c))
+  const planned = changes.map((c): PlannedChange => acted.size && acted.has(changeKey(c))
     ? { change: c, selectors: [], status: "nothing", note: "acted on by an earlier run (the baseline waits for an unhandled change)", unhandled: null }
     : planChange(c, before, after, policy, boot, added));
   for (const p of planned) {
