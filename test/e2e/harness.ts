@@ -75,17 +75,59 @@ export interface Run {
   stderr: string;
 }
 
-let routers = 0;
+let spaces = 0;
+
+/** Network namespaces a test makes, a scratch directory, and their removal. */
+export class Namespaces {
+  readonly dir: string;
+  // pid and a per-process count, apart: a random suffix collided once in a clean-clone run
+  private readonly prefix: string;
+  protected readonly names: string[] = [];
+
+  constructor(kind: string, letters: string) {
+    this.dir = mkdtempSync(join(tmpdir(), `natnow-${kind}-`));
+    this.prefix = `${letters}${process.pid}x${++spaces}`;
+  }
+
+  /** Adds a namespace (removed by close()). */
+  protected addNs(n: string): void {
+    this.sh("ip", "netns", "add", this.ns(n));
+    this.names.push(n);
+  }
+
+  /** A namespace's full name. */
+  ns(n: string): string {
+    return `${this.prefix}${n}`;
+  }
+
+  /** Runs a command; throws with its stderr when it fails. */
+  sh(...argv: string[]): string {
+    return execFileSync(argv[0], argv.slice(1), { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  }
+
+  /** Runs a command inside a namespace. */
+  in(n: string, ...argv: string[]): string {
+    return this.sh("ip", "netns", "exec", this.ns(n), ...argv);
+  }
+
+  /** A path inside the scratch directory. */
+  path(name: string): string {
+    return join(this.dir, name);
+  }
+
+  /** Removes the namespaces and the scratch directory. */
+  close(): void {
+    for (const n of this.names) spawnSync("ip", ["netns", "del", this.ns(n)]);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
 
 /** One router and its hosts. */
-export class Router {
-  readonly dir = mkdtempSync(join(tmpdir(), "natnow-e2e-"));
-  // pid and a per-process count, apart: a random suffix collided once in a clean-clone run
-  private readonly prefix = `nn${process.pid}x${++routers}`;
-  private readonly names: string[] = [];
+export class Router extends Namespaces {
 
   /** `lanHosts`: namespace name → IPv4 address on the LAN (its IPv6 one follows, see v6of). */
   constructor(lanHosts: Record<string, string>) {
+    super("e2e", "nn");
     try {
       this.build(lanHosts);
     } catch (e) {
@@ -96,8 +138,7 @@ export class Router {
 
   private build(lanHosts: Record<string, string>): void {
     for (const n of ["r", "w", ...Object.keys(lanHosts)]) {
-      this.sh("ip", "netns", "add", this.ns(n));
-      this.names.push(n);
+      this.addNs(n);
       this.in(n, "sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0", "net.ipv6.conf.all.accept_dad=0");
       this.in(n, "ip", "link", "set", "lo", "up");
     }
@@ -142,21 +183,6 @@ export class Router {
       left = pending();
     }
     if (left.length) throw new Error(`IPv6 addresses still tentative after ${ms} ms in ${left.join(", ")}`);
-  }
-
-  /** A namespace's full name. */
-  ns(n: string): string {
-    return `${this.prefix}${n}`;
-  }
-
-  /** Runs a command; throws with its stderr when it fails. */
-  sh(...argv: string[]): string {
-    return execFileSync(argv[0], argv.slice(1), { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-  }
-
-  /** Runs a command inside a namespace. */
-  in(n: string, ...argv: string[]): string {
-    return this.sh("ip", "netns", "exec", this.ns(n), ...argv);
   }
 
   /** The router's ruleset as `nft -j` prints it. */
@@ -232,11 +258,6 @@ export class Router {
     return { sent: sent.length, lost: sent.filter((x) => !got.has(x.seq)).length };
   }
 
-  /** A path inside this router's scratch directory. */
-  path(name: string): string {
-    return join(this.dir, name);
-  }
-
   /**
    * Runs `natnow apply` (the bundle in the router's engine, qjs) inside the router with the
    * example router's interface dump: the live ruleset against the one
@@ -266,11 +287,6 @@ export class Router {
     return [4, 6].flatMap((f) =>
       parseTable(this.in("r", "conntrack", "-L", "-f", `ipv${f}`, "-o", "extended,id")).flows
     );
-  }
-
-  close(): void {
-    for (const n of this.names) spawnSync("ip", ["netns", "del", this.ns(n)]);
-    rmSync(this.dir, { recursive: true, force: true });
   }
 }
 

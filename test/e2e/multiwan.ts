@@ -20,14 +20,13 @@
  *                                                                          UDP answers from .1)
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseTable } from "../../src/conntrack/parse.ts";
 import type { Flow } from "../../src/conntrack/flow.ts";
 import { fixturePath, fixtureText, repoRoot } from "../helpers/fixtures.ts";
 import { natnowArgv, qjsPath } from "../helpers/qjs.ts";
-import { bundle, conntrackBin } from "./harness.ts";
+import { bundle, conntrackBin, Namespaces } from "./harness.ts";
 
 /** mwan3's config for the router (test/fixtures/mwan3/two-wan.config): wan1 preferred, wan2 the backup; rules pinning two services to wan2. */
 export const MWAN3_CONFIG = fixtureText("mwan3", "two-wan.config");
@@ -37,19 +36,15 @@ const BUSYBOX = ["/usr/bin/busybox", "/bin/busybox"].find((p) => existsSync(p)) 
 const WANS = [{ name: "wan1", id: 1, dev: "eth1", up: "u1", net: 1 }, { name: "wan2", id: 2, dev: "eth2", up: "u2", net: 2 }];
 const mark = (id: number) => `0x${(id << 8).toString(16)}`;
 
-let count = 0;
-
 /** The router, its upstreams, the far end, its LAN hosts and the daemon. */
-export class TwoWan {
-  readonly dir = mkdtempSync(join(tmpdir(), "natnow-mwan-"));
-  private readonly prefix = `nm${process.pid}x${++count}`;
-  private readonly names: string[] = [];
+export class TwoWan extends Namespaces {
   private daemon: ChildProcess | null = null;
   private readonly procs: ChildProcess[] = [];
   /** mwan3's interface states (hotplug state): online or not. */
   readonly online: Record<string, boolean> = { wan1: true, wan2: true };
 
   constructor(lanHosts: Record<string, string>) {
+    super("mwan", "nm");
     try {
       this.build(lanHosts);
     } catch (e) {
@@ -58,23 +53,9 @@ export class TwoWan {
     }
   }
 
-  ns(n: string): string {
-    return `${this.prefix}${n}`;
-  }
-  sh(...argv: string[]): string {
-    return execFileSync(argv[0], argv.slice(1), { encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] });
-  }
-  in(n: string, ...argv: string[]): string {
-    return this.sh("ip", "netns", "exec", this.ns(n), ...argv);
-  }
-  path(name: string): string {
-    return join(this.dir, name);
-  }
-
   private build(lanHosts: Record<string, string>): void {
     for (const n of ["r", "u1", "u2", "x", ...Object.keys(lanHosts)]) {
-      this.sh("ip", "netns", "add", this.ns(n));
-      this.names.push(n);
+      this.addNs(n);
       this.in(n, "ip", "link", "set", "lo", "up");
       this.in(n, "sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0");
     }
@@ -262,14 +243,13 @@ export class TwoWan {
     return existsSync(f) ? JSON.parse(readFileSync(f, "utf8")).runs : [];
   }
 
-  close(): void {
+  override close(): void {
     for (const p of [...this.procs, this.daemon]) {
       try {
         if (p?.pid) process.kill(-p.pid, "SIGKILL");
       } catch { /* gone */ }
     }
-    for (const n of this.names) spawnSync("ip", ["netns", "del", this.ns(n)]);
-    rmSync(this.dir, { recursive: true, force: true });
+    super.close();
   }
 }
 
