@@ -134,6 +134,7 @@ describe("the iface hotplug script (17-natnow, after mwan3's; busybox sh, FAKE u
   it.each([
     ["an action mwan3 does not route by", { ACTION: "ifupdate", INTERFACE: "wan1" }],
     ["mwan3track's first connect", { ACTION: "connected", INTERFACE: "wan1", FIRSTCONNECT: "1" }],
+    ["mwan3 stopping (its ifdown for each interface)", { ACTION: "ifdown", INTERFACE: "wan1", MWAN3_SHUTDOWN: "1" }],
     ["an interface mwan3 does not know", { ACTION: "ifdown", INTERFACE: "lan" }],
     ["a name that is no UCI name", { ACTION: "ifdown", INTERFACE: 'wan1","x":"y' }],
   ])("%s: nothing", async (_w, env) => {
